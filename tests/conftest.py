@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated HOME (so flytekit's local cache is never the user's), the real CSV, synthetic CSVs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_DATASET = REPO_ROOT.parent / "shared" / "data" / "pima-indians-diabetes.data.csv"
+
+
+def pytest_configure(config):
+    """Point HOME at a fresh folder before flytekit is imported: its local cache lives in ~/.flyte."""
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="diabetes-tests-home-")
+
+
+@pytest.fixture(autouse=True)
+def empty_local_cache():
+    """Every test starts with an empty flytekit local cache (inside the temporary HOME)."""
+    from flytekit.core.local_cache import LocalTaskCache
+
+    LocalTaskCache.clear()
+
+
+@pytest.fixture
+def real_dataset() -> Path:
+    if not REAL_DATASET.is_file():
+        pytest.skip(f"the verified Pima CSV is not at {REAL_DATASET}")
+    return REAL_DATASET
+
+
+def synthetic_rows(count: int, seed: int = 0) -> list[list]:
+    """Pima-shaped rows (8 features in the real value ranges, then a 0/1 label that glucose and BMI predict)."""
+    rng = np.random.default_rng(seed)
+    glucose = rng.integers(60, 200, count)
+    bmi = np.round(rng.uniform(18, 50, count), 1)
+    diabetic = ((glucose > 130) | (bmi > 42)).astype(int)
+    return [
+        [int(rng.integers(0, 15)), int(glucose[i]), int(rng.integers(40, 110)), int(rng.integers(0, 60)),
+         int(rng.integers(0, 400)), float(bmi[i]), round(float(rng.uniform(0.08, 2.4)), 3),
+         int(rng.integers(21, 80)), int(diabetic[i])]
+        for i in range(count)
+    ]
+
+
+def write_csv(path: Path, rows: list[list], header: str | None = None) -> Path:
+    lines = ([header] if header else []) + [",".join(str(cell) for cell in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def synthetic_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "patients.csv", synthetic_rows(200))

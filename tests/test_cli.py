@@ -1,0 +1,166 @@
+"""`pyflyte run` as a user runs it, in a subprocess with its own HOME (and so its own local cache)."""
+
+import http.server
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from tests.reference import plain_accuracy
+
+PYFLYTE = Path(sys.executable).with_name("pyflyte")
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+
+    @property
+    def accuracy(self) -> float:
+        return float(re.search(r"accuracy=([0-9.]+)", self.output).group(1))
+
+    @property
+    def model(self) -> Path:
+        return Path(re.search(r"model=([^,)\s]+)", self.output).group(1))
+
+
+def pyflyte_run(home: Path, *args: str, project: Path = REPO_ROOT) -> Run:
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8"}
+    command = [str(PYFLYTE), "run", "flyte/workflows/example.py", "diabetes_xgboost_model", *args]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+def test_cold_run_then_cache_hit_on_the_real_file(home, real_dataset):
+    cold = pyflyte_run(home, "--dataset", str(real_dataset))
+    assert cold.returncode == 0, cold.output
+    assert cold.accuracy == pytest.approx(plain_accuracy(real_dataset), abs=1e-12)
+    assert cold.model.is_file()
+    hit = pyflyte_run(home, "--dataset", str(real_dataset))
+    assert hit.returncode == 0, hit.output
+    assert (hit.model, hit.accuracy) == (cold.model, cold.accuracy)  # the same stored outputs: a cache hit
+
+
+def test_editing_the_csv_in_place_is_not_a_stale_hit(home, real_dataset, tmp_path):
+    csv = shutil.copy(real_dataset, tmp_path / "pima.csv")
+    first = pyflyte_run(home, "--dataset", str(csv))
+    lines = Path(csv).read_text().splitlines()
+    Path(csv).write_text("\n".join(lines[:500]) + "\n")
+    second = pyflyte_run(home, "--dataset", str(csv))
+    assert second.returncode == 0, second.output
+    assert second.accuracy == pytest.approx(plain_accuracy(csv), abs=1e-12)
+    assert second.accuracy != first.accuracy
+
+
+def test_deleted_cached_outputs_are_recomputed(home, synthetic_csv):
+    first = pyflyte_run(home, "--dataset", str(synthetic_csv))
+    run_folder = next(parent for parent in first.model.parents if parent.parent == Path("/tmp"))
+    shutil.rmtree(run_folder)
+    again = pyflyte_run(home, "--dataset", str(synthetic_csv))
+    assert again.returncode == 0, again.output
+    assert again.model.is_file() and again.model != first.model
+    assert again.accuracy == first.accuracy
+
+
+def test_code_changes_never_reuse_old_outputs(home, synthetic_csv, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
+    first = pyflyte_run(home, "--dataset", str(synthetic_csv), project=project)
+    assert first.returncode == 0, first.output
+
+    with open(project / "flyte" / "dataset.py", "a") as source:
+        source.write("\n# a comment is a code change too: the cache version follows every byte of the source\n")
+    commented = pyflyte_run(home, "--dataset", str(synthetic_csv), project=project)
+    assert commented.model != first.model and commented.accuracy == first.accuracy
+
+    with open(project / "flyte" / "model.py", "a") as source:
+        source.write("\n\ndef accuracy(labels, predicted):\n    return 0.25\n")
+    changed = pyflyte_run(home, "--dataset", str(synthetic_csv), project=project)
+    assert changed.returncode == 0, changed.output
+    assert changed.accuracy == 0.25
+
+
+def test_bad_csv_is_reported_with_file_row_and_column(home, tmp_path):
+    rows = synthetic_rows(50)
+    rows[20][1] = "high"
+    csv = write_csv(tmp_path / "bad.csv", rows)
+    run = pyflyte_run(home, "--dataset", str(csv))
+    assert run.returncode != 0
+    assert f"{csv}: row 21, column 'glucose': value 'high' is not a whole number >= 0" in run.output
+
+
+def test_bad_hyperparameters_are_refused_before_any_task(home, synthetic_csv):
+    run = pyflyte_run(home, "--dataset", str(synthetic_csv), "--hyperparameters", '{"max_depth": 0, "booster": "x"}')
+    assert run.returncode != 0
+    assert "invalid hyperparameters: max_depth must be >= 1, got 0; booster must be one of" in run.output
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_dataset_url_says_how_to_pass_a_local_file(home):
+    run = pyflyte_run(home, "--dataset", f"http://127.0.0.1:{closed_port()}/pima.csv")
+    assert run.returncode != 0
+    assert "could not read the dataset" in run.output
+    assert "pass a local copy: pyflyte run flyte/workflows/example.py diabetes_xgboost_model --dataset" in run.output
+
+
+def test_default_dataset_downloads_or_explains_how_to_work_offline(home, real_dataset):
+    run = pyflyte_run(home)
+    if run.returncode == 0:
+        assert run.accuracy == pytest.approx(plain_accuracy(real_dataset), abs=1e-12)
+    else:
+        assert "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv" in run.output
+        assert "Without network access, pass a local copy" in run.output
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """Serve tmp_path/www over HTTP on loopback; yields (folder, base URL)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_dataset_from_a_url(home, real_dataset, http_folder):
+    folder, url = http_folder
+    shutil.copy(real_dataset, folder / "pima.csv")
+    run = pyflyte_run(home, "--dataset", f"{url}/pima.csv")
+    assert run.returncode == 0, run.output
+    assert run.accuracy == pytest.approx(plain_accuracy(real_dataset), abs=1e-12)
+
+
+def test_tampered_canonical_download_is_refused(http_folder, real_dataset, monkeypatch):
+    from flytekit.types.file import FlyteFile
+
+    import flyte.dataset
+    from flyte.workflows.example import split_traintest_dataset
+
+    folder, url = http_folder
+    (folder / "pima.csv").write_text(real_dataset.read_text().replace("6,148,72", "6,149,72", 1))
+    monkeypatch.setattr(flyte.dataset, "CANONICAL_DATASET_URL", f"{url}/pima.csv")
+    with pytest.raises(Exception, match=r"downloaded file has sha256 [0-9a-f]{64}, expected 6bfe5d0f") as error:
+        split_traintest_dataset(dataset=FlyteFile(f"{url}/pima.csv"), test_split_ratio=0.33, seed=7)
+    assert "--dataset PATH" in str(error.value)

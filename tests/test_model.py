@@ -1,0 +1,60 @@
+"""Hyperparameter checks, training and scoring as plain functions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score
+from xgboost import XGBClassifier
+
+from flyte.dataset import COLUMNS, FEATURES, LABEL
+from flyte.model import Hyperparameters, accuracy, predict, train_model
+from tests.conftest import synthetic_rows
+
+
+def test_defaults_are_the_tutorials():
+    assert Hyperparameters() == Hyperparameters(
+        max_depth=4, learning_rate=0.1, n_estimators=100, objective="binary:logistic", booster="gbtree"
+    )
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"max_depth": 0}, "max_depth must be >= 1, got 0"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0, got 0.0"),
+        ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be > 0, got nan"),
+        ({"n_estimators": 0}, "n_estimators must be >= 1, got 0"),
+        ({"objective": "reg:squarederror"}, "objective must be one of binary:logistic, binary:hinge, got 'reg:squarederror'"),
+        ({"booster": "forest"}, "booster must be one of gbtree, dart, gblinear, got 'forest'"),
+    ],
+)
+def test_out_of_range_hyperparameters_are_refused(settings, message):
+    with pytest.raises(ValueError, match="invalid hyperparameters: " + message.replace("(", r"\(")):
+        Hyperparameters(**settings)
+
+
+def test_every_problem_is_listed_at_once():
+    with pytest.raises(ValueError, match="max_depth .*; n_estimators .*; booster"):
+        Hyperparameters(max_depth=-1, n_estimators=-1, booster="x")
+
+
+def test_training_and_prediction_match_plain_xgboost():
+    data = pd.DataFrame(synthetic_rows(300, seed=1), columns=list(COLUMNS))
+    train, test = data.iloc[:200], data.iloc[200:]
+    settings = Hyperparameters(max_depth=3, n_estimators=20)
+    predictions = predict(train_model(train, settings, seed=5), test)
+
+    reference = XGBClassifier(max_depth=3, learning_rate=0.1, n_estimators=20, random_state=5)
+    reference.fit(train[list(FEATURES)], train[LABEL])
+    np.testing.assert_array_equal(predictions["predicted"], reference.predict(test[list(FEATURES)]))
+    np.testing.assert_allclose(predictions["probability"], reference.predict_proba(test[list(FEATURES)])[:, 1])
+    assert accuracy(test[LABEL], predictions["predicted"]) == pytest.approx(
+        accuracy_score(test[LABEL], reference.predict(test[list(FEATURES)]))
+    )
+    assert accuracy(test[LABEL], predictions["predicted"]) > 0.8  # the synthetic label is learnable
+
+
+def test_accuracy_refuses_mismatched_lengths():
+    with pytest.raises(ValueError, match="3 labels but 2 predictions"):
+        accuracy(pd.Series([0, 1, 1]), pd.Series([0, 1]))

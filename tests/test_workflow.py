@@ -1,0 +1,107 @@
+"""The tasks called directly and the workflow run in-process, on the real file and on synthetic data."""
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import diskcache
+import pandas as pd
+import pytest
+from flytekit import StructuredDataset
+from flytekit.types.file import FlyteFile
+from xgboost import XGBClassifier
+
+from flyte.dataset import COLUMNS, FEATURES, LABEL
+from flyte.model import Hyperparameters
+from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
+from tests.conftest import synthetic_rows, write_csv
+from tests.reference import plain_accuracy
+
+
+def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
+    """Call the four tasks one after the other; return the predictions and the accuracy."""
+    train, test = split_traintest_dataset(dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed)
+    model = fit(train=train, hyperparameters=Hyperparameters(), seed=seed)
+    predictions = predict(test=test, model=model)
+    return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions)
+
+
+def test_workflow_reproduces_the_plain_libraries_on_the_real_file(real_dataset):
+    result = diabetes_xgboost_model(dataset=FlyteFile(str(real_dataset)))
+    assert result.accuracy == plain_accuracy(real_dataset)
+    assert Path(result.model.path).is_file()
+
+
+def test_tasks_called_directly(synthetic_csv):
+    train, test = split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3)
+    train_frame, test_frame = train.open(pd.DataFrame).all(), test.open(pd.DataFrame).all()
+    assert (len(train_frame), len(test_frame)) == (150, 50)
+    assert list(train_frame.columns) == list(COLUMNS) == list(test_frame.columns)
+
+    model_file = fit(train=StructuredDataset(dataframe=train_frame), hyperparameters=Hyperparameters(), seed=3)
+    model_path = Path(model_file.download())
+    assert model_path.name == "model.joblib.dat" and model_path.parent != Path.cwd()
+    classifier = XGBClassifier(**asdict(Hyperparameters()), random_state=3).fit(
+        train_frame[list(FEATURES)], train_frame[LABEL]
+    )
+
+    predictions = predict(test=StructuredDataset(dataframe=test_frame), model=model_file).open(pd.DataFrame).all()
+    assert list(predictions.columns) == ["predicted", "probability"]
+    assert predictions["predicted"].tolist() == classifier.predict(test_frame[list(FEATURES)]).tolist()
+
+    expected = (predictions["predicted"] == test_frame[LABEL]).mean()
+    accuracy = score(test=StructuredDataset(dataframe=test_frame), predictions=StructuredDataset(dataframe=predictions))
+    assert accuracy == pytest.approx(expected)
+    assert accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
+
+
+def test_runs_are_deterministic(synthetic_csv):
+    from flytekit.core.local_cache import LocalTaskCache
+
+    first = run_tasks(synthetic_csv)
+    LocalTaskCache.clear()
+    second = run_tasks(synthetic_csv)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    assert first[1] == second[1]
+
+
+def test_editing_the_csv_in_place_gives_fresh_results(tmp_path):
+    csv = write_csv(tmp_path / "data.csv", synthetic_rows(200, seed=1))
+    before = diabetes_xgboost_model(dataset=FlyteFile(str(csv))).accuracy
+    rows = synthetic_rows(200, seed=1)
+    for row in rows[:60]:
+        row[-1] = 1 - row[-1]
+    write_csv(csv, rows)
+    after = diabetes_xgboost_model(dataset=FlyteFile(str(csv))).accuracy
+    assert after == plain_accuracy(csv) != before
+
+
+def test_cache_hit_with_deleted_outputs_is_recomputed(synthetic_csv):
+    first = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)))
+    assert diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv))).model.path == first.model.path  # a hit
+    Path(first.model.path).unlink()
+    again = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)))
+    assert Path(again.model.path).is_file()
+    assert again.accuracy == first.accuracy
+
+
+def test_failed_run_caches_nothing(tmp_path):
+    rows = synthetic_rows(100)
+    rows[10][COLUMNS.index("glucose")] = -1
+    csv = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(Exception, match=r"row 11, column 'glucose': negative value -1"):
+        diabetes_xgboost_model(dataset=FlyteFile(str(csv)))
+    assert len(diskcache.Cache(os.path.expanduser("~/.flyte/local-cache"))) == 0
+
+
+def test_bad_data_fails_in_the_first_task_before_training(tmp_path, monkeypatch):
+    import flyte.workflows.example as example
+
+    def never_called(*args, **kwargs):
+        raise AssertionError("training started on bad data")
+
+    monkeypatch.setattr(example, "train_model", never_called)
+    csv = write_csv(tmp_path / "labels.csv", [row[:-1] + [3] for row in synthetic_rows(30)])
+    with pytest.raises(Exception, match="split_traintest_dataset") as error:
+        diabetes_xgboost_model(dataset=FlyteFile(str(csv)))
+    assert "row 1, column 'diabetic': label 3; expected 0 or 1" in str(error.value)
