@@ -1,0 +1,31 @@
+# The image Flyte runs the diabetes XGBoost tasks in.
+# Build it with ./docker_build_and_tag.sh, which sets the tag and FLYTE_INTERNAL_IMAGE consistently.
+# Any Debian-based image with Python 3.11 and its venv module works as the base (CI uses a local one).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# Stage 1: install the pinned dependencies into a venv. All of them ship binary wheels, so no
+# compiler is needed; xgboost-cpu is the CPU-only build of xgboost (no ~300 MB NCCL GPU library).
+FROM ${BASE_IMAGE} AS dependencies
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.txt /tmp/requirements.txt
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt
+
+# Stage 2: the runtime image: the venv and the code, no build tools, caches or tests, non-root.
+FROM ${BASE_IMAGE}
+# The image's own name and tag; flytekit uses it as the default image of anything serialized in here.
+ARG FLYTE_IMAGE=flyte-xgboost:latest
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    FLYTE_INTERNAL_IMAGE=${FLYTE_IMAGE}
+# The code lives in the working directory, where pyflyte-execute resolves `flyte.workflows.example`;
+# the user owns it because fast registration (`pyflyte register`) unpacks newer code there.
+RUN useradd --create-home --uid 1000 --user-group flyte \
+    && install --directory --owner=flyte --group=flyte /app
+WORKDIR /app
+COPY --from=dependencies /opt/venv /opt/venv
+COPY --chown=flyte:flyte flyte ./flyte
+USER 1000:1000
