@@ -1,0 +1,67 @@
+"""Run one task of the workflow alone in this process, as its own pod would, for its peak memory.
+
+    python benchmarks/one_task.py STATE.json split_traintest_dataset|fit|predict|score
+
+STATE.json starts as {"dataset": CSV}; each step takes the inputs it declares from it (the earlier steps' outputs)
+and adds its own outputs and its declared resource limits. The task runs through flytekit's local execution, as in
+`pyflyte run`: the same (de)serialisation of inputs and outputs, the same cache (empty, in run.py's HOME).
+"""
+
+import json
+import sys
+
+from flytekit import StructuredDataset
+from flytekit.types.file import FlyteFile
+
+from flyte.model import Hyperparameters
+from flyte.workflows import example
+
+SEED, TEST_SPLIT_RATIO = 7, 0.33
+# The name under which each step's outputs, in order, are kept for the later steps (= their input names).
+OUTPUT_NAMES = {
+    "split_traintest_dataset": ("train", "test"),
+    "fit": ("model",),
+    "predict": ("predictions",),
+    "score": ("accuracy",),
+}
+
+
+def inputs(state: dict, names) -> dict:
+    known = {
+        "dataset": lambda: FlyteFile(state["dataset"]),
+        "test_split_ratio": lambda: TEST_SPLIT_RATIO,
+        "seed": lambda: SEED,
+        "hyperparameters": Hyperparameters,
+        "model": lambda: FlyteFile(state["model"]),
+    }
+    return {name: known[name]() if name in known else StructuredDataset(uri=state[name]) for name in names}
+
+
+def stored(value):
+    if isinstance(value, StructuredDataset):
+        return value.literal.uri if value.literal is not None else value.uri
+    if isinstance(value, FlyteFile):
+        return value.path
+    return value
+
+
+def main(state_path: str, step: str) -> None:
+    with open(state_path) as stream:
+        state = json.load(stream)
+    task = getattr(example, step)
+    outputs = task(**inputs(state, task.python_interface.inputs))
+    outputs = tuple(outputs) if isinstance(outputs, tuple) else (outputs,)
+    for name, value in zip(OUTPUT_NAMES[step], outputs):
+        state[name] = stored(value)
+    if step == "score":
+        print(f"accuracy={state['accuracy']}")
+    limits = task.resources.limits if task.resources else None
+    state.setdefault("limits", {})[step] = {
+        "mem_limit": getattr(limits, "mem", None), "cpu_limit": getattr(limits, "cpu", None)
+    }
+    with open(state_path, "w") as stream:
+        json.dump(state, stream)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

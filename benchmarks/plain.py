@@ -1,0 +1,57 @@
+"""The floor: the pipeline's split, fit, predict and score with the bare libraries, in one process, no Flyte.
+
+Same libraries and settings as the workflow: pyarrow's multi-threaded CSV parser, scikit-learn's shuffle split
+(as a numpy permutation), XGBoost's sklearn API with the histogram method on all cores, the same hyperparameters
+and seed; it predicts the class and probability of every test row, as the workflow does. Prints the accuracy.
+
+    python benchmarks/plain.py DATA.csv [--test-split-ratio 0.33] [--seed 7]
+"""
+
+import argparse
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from xgboost import XGBClassifier
+
+FEATURES = ["pregnancies", "glucose", "blood_pressure", "skin_thickness", "insulin", "bmi", "diabetes_pedigree", "age"]
+LABEL = "diabetic"
+FLOATS = ("bmi", "diabetes_pedigree")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset")
+    parser.add_argument("--test-split-ratio", type=float, default=0.33)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    columns = FEATURES + [LABEL]
+    data = pacsv.read_csv(
+        args.dataset,
+        read_options=pacsv.ReadOptions(column_names=columns),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.float64() if name in FLOATS else pa.int64() for name in columns}
+        ),
+    ).to_pandas()
+
+    # sklearn's train_test_split(test_size=ratio, random_state=seed, shuffle=True), without importing it.
+    test_rows = math.ceil(args.test_split_ratio * len(data))
+    permutation = np.random.RandomState(args.seed).permutation(len(data))
+    train, test = data.iloc[permutation[test_rows:]], data.iloc[permutation[:test_rows]]
+
+    model = XGBClassifier(
+        max_depth=4, learning_rate=0.1, n_estimators=100, objective="binary:logistic", booster="gbtree",
+        tree_method="hist", n_jobs=None, random_state=args.seed,
+    )
+    model.fit(train[FEATURES], train[LABEL])
+
+    probability = model.predict_proba(test[FEATURES])[:, 1]
+    predicted = model.predict(test[FEATURES])
+    print(f"accuracy={float((predicted == test[LABEL].to_numpy()).mean())}")
+    assert len(probability) == len(predicted)
+
+
+if __name__ == "__main__":
+    main()
