@@ -57,6 +57,11 @@ def predict(model: XGBClassifier, patients: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def feature_importances(model: XGBClassifier) -> dict[str, float]:
+    """How much each feature contributed to the model, by XGBoost's default importance type, by feature name."""
+    return dict(zip(FEATURES, model.feature_importances_.astype("float64").tolist()))
+
+
 def accuracy(labels: pd.Series, predicted: pd.Series) -> float:
     """Share of predictions equal to the true label."""
     if len(labels) != len(predicted):

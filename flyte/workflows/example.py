@@ -1,18 +1,20 @@
-"""The diabetes XGBoost pipeline: split_traintest_dataset -> fit -> predict -> score.
+"""The diabetes XGBoost pipeline: split_traintest_dataset -> fit -> predict -> score (with an evaluation deck).
 
 Each task is a thin typed wrapper around a plain function of `flyte.dataset` or `flyte.model`.
 """
 
 from typing import Annotated, NamedTuple
 
-import joblib
 import pandas as pd
-from flytekit import HashMethod, Resources, StructuredDataset, current_context, kwtypes, task, workflow
+from flytekit import Deck, HashMethod, Resources, StructuredDataset, current_context, kwtypes, task, workflow
 from flytekit.types.file import FlyteFile
 
 from flyte.caching import PROJECT_CACHE, dataset_content_hash, recompute_cache_hits_with_missing_outputs
 from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, load_dataset, split_dataset
-from flyte.model import Hyperparameters, accuracy, predict as predict_patients, train_model
+from flyte.evaluation import Metrics, evaluate
+from flyte.model import Hyperparameters, feature_importances, predict as predict_patients, train_model
+from flyte.model_file import load_model, save_model
+from flyte.report import evaluation_report_html
 
 recompute_cache_hits_with_missing_outputs()
 
@@ -29,9 +31,15 @@ class SplitDataset(NamedTuple):
     test: Patients
 
 
+class Evaluation(NamedTuple):
+    accuracy: float
+    metrics: Metrics
+
+
 class TrainedModel(NamedTuple):
     model: ModelFile
     accuracy: float
+    metrics: Metrics
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
@@ -44,25 +52,35 @@ def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed:
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def fit(train: Patients, hyperparameters: Hyperparameters, seed: int) -> ModelFile:
-    """Train the classifier and save it with joblib in the task's working directory."""
-    model = train_model(train.open(pd.DataFrame).all(), hyperparameters, seed)
+    """Train the classifier and save it, with its features, library versions and data digest, as a joblib file."""
+    rows = train.open(pd.DataFrame).all()
     model_path = f"{current_context().working_directory}/model.joblib.dat"
-    joblib.dump(model, model_path)
+    save_model(train_model(rows, hyperparameters, seed), rows, model_path)
     return ModelFile(path=model_path)
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def predict(test: Patients, model: ModelFile) -> Predictions:
     """Predict the class and probability of every test row."""
-    classifier = joblib.load(model.download())
+    classifier = load_model(model.download(), source=model.remote_source or model.path).classifier
     return StructuredDataset(dataframe=predict_patients(classifier, test.open(pd.DataFrame).all()))
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
-def score(test: Labels, predictions: Predictions) -> float:
-    """Accuracy of the predictions against the test labels."""
+@task(
+    cache=PROJECT_CACHE,
+    resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")),
+    enable_deck=True,
+    deck_fields=(),  # only the Evaluation deck: the inputs are whole tables
+)
+def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluation:
+    """Measure the predictions against the test labels and show the evaluation report as the task's deck."""
     labels = test.open(pd.DataFrame).all()[LABEL]
-    return accuracy(labels, predictions.open(pd.DataFrame).all()["predicted"])
+    predicted = predictions.open(pd.DataFrame).all()
+    metrics = evaluate(labels, predicted["predicted"], predicted["probability"])
+    classifier = load_model(model.download(), source=model.remote_source or model.path).classifier
+    report = evaluation_report_html(metrics, labels, predicted["probability"], feature_importances(classifier))
+    Deck("Evaluation", report)
+    return Evaluation(accuracy=metrics.accuracy, metrics=metrics)
 
 
 @workflow
@@ -72,8 +90,9 @@ def diabetes_xgboost_model(
     seed: int = 7,
     hyperparameters: Hyperparameters = Hyperparameters(),
 ) -> TrainedModel:
-    """Train an XGBoost classifier on the Pima Indians Diabetes CSV and measure its test accuracy."""
+    """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""
     train, test = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
     model = fit(train=train, hyperparameters=hyperparameters, seed=seed)
     predictions = predict(test=test, model=model)
-    return TrainedModel(model=model, accuracy=score(test=test, predictions=predictions))
+    accuracy, metrics = score(test=test, predictions=predictions, model=model)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics)

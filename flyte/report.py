@@ -1,0 +1,138 @@
+"""Render the evaluation of a classifier as one self-contained HTML page: a metrics table and SVG charts.
+
+The charts are embedded as data URIs, so the page reads the same in the Flyte console, in a browser and offline.
+matplotlib and scikit-learn are imported only while rendering, so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+
+import numpy as np
+
+from flyte.evaluation import Metrics
+
+# Section id -> heading, in page order; tests and readers find each chart by its id.
+SECTIONS = {
+    "metrics": "Metrics",
+    "confusion-matrix": "Confusion matrix",
+    "roc-curve": "ROC curve",
+    "precision-recall-curve": "Precision-recall curve",
+    "feature-importances": "Feature importances",
+}
+CLASS_NAMES = ("not diabetic", "diabetic")
+STYLE = """<style>
+.evaluation { font-family: sans-serif; max-width: 760px; }
+.evaluation table { border-collapse: collapse; }
+.evaluation th, .evaluation td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+.evaluation td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.evaluation img { max-width: 100%; }
+</style>"""
+
+
+def evaluation_report_html(
+    metrics: Metrics, labels: np.ndarray, probability: np.ndarray, feature_importances: dict[str, float]
+) -> str:
+    """HTML of the metrics table, confusion matrix, ROC and precision-recall curves and feature importances."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    false_positive_rate, true_positive_rate, _ = roc_curve(labels, probability)
+    precision, recall, _ = precision_recall_curve(labels, probability)
+    bodies = {
+        "metrics": _metrics_table(metrics),
+        "confusion-matrix": _image(_confusion_matrix_svg(metrics), "Confusion matrix of the test split"),
+        "roc-curve": _image(
+            _curve_svg(false_positive_rate, true_positive_rate, "False positive rate", "True positive rate",
+                       f"ROC AUC {metrics.roc_auc:.3f}", chance=([0, 1], [0, 1]), drawstyle="default"),
+            "ROC curve",
+        ),
+        "precision-recall-curve": _image(
+            _curve_svg(recall, precision, "Recall", "Precision", "model",
+                       chance=([0, 1], [metrics.diabetic_rows / metrics.test_rows] * 2), drawstyle="steps-post"),
+            "Precision-recall curve",
+        ),
+        "feature-importances": _image(_importances_svg(feature_importances), "Feature importances"),
+    }
+    sections = "\n".join(
+        f'<section id="{section}"><h2>{heading}</h2>\n{bodies[section]}\n</section>'
+        for section, heading in SECTIONS.items()
+    )
+    return f'{STYLE}\n<div class="evaluation">\n{sections}\n</div>'
+
+
+def _metrics_table(metrics: Metrics) -> str:
+    share = metrics.diabetic_rows / metrics.test_rows
+    rows = [
+        ("Accuracy", f"{metrics.accuracy:.4f}", "share of test rows classified correctly"),
+        ("ROC AUC", f"{metrics.roc_auc:.4f}", "chance that a diabetic patient gets a higher probability than not"),
+        ("Precision", f"{metrics.precision:.4f}", "share of predicted diabetic that are diabetic"),
+        ("Recall", f"{metrics.recall:.4f}", "share of diabetic patients found"),
+        ("F1", f"{metrics.f1:.4f}", "harmonic mean of precision and recall"),
+        ("Log loss", f"{metrics.log_loss:.4f}", "mean negative log-likelihood of the probabilities (lower is better)"),
+        ("Test rows", str(metrics.test_rows), "size of the held-out split"),
+        ("Class balance", f"{metrics.diabetic_rows} diabetic ({share:.1%}) / {metrics.non_diabetic_rows} not",
+         "labels in the held-out split"),
+    ]
+    body = "".join(
+        f"<tr><th>{escape(name)}</th><td class=\"number\">{escape(value)}</td><td>{escape(meaning)}</td></tr>"
+        for name, value, meaning in rows
+    )
+    return f"<table>{body}</table>"
+
+
+def _image(svg: str, description: str) -> str:
+    encoded = base64.b64encode(svg.encode()).decode()
+    return f'<img alt="{escape(description)}" src="data:image/svg+xml;base64,{encoded}">'
+
+
+def _figure(width: float = 6, height: float = 4.5):
+    """A new figure and axes drawn without a display (Agg canvas), detached from pyplot's global state."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _svg(figure) -> str:
+    """The figure as SVG text, text kept as paths and no timestamp, so the same figure gives the same bytes."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "evaluation-report"}):
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _confusion_matrix_svg(metrics: Metrics) -> str:
+    counts = np.array(
+        [[metrics.true_negatives, metrics.false_positives], [metrics.false_negatives, metrics.true_positives]]
+    )
+    figure, axes = _figure(4.8, 4)
+    axes.imshow(counts, cmap="Blues", vmin=0)
+    for (row, column), count in np.ndenumerate(counts):
+        color = "white" if count > counts.max() / 2 else "black"
+        axes.text(column, row, str(count), ha="center", va="center", color=color, fontsize=16)
+    axes.set_xticks([0, 1], [f"predicted {name}" for name in CLASS_NAMES])
+    axes.set_yticks([0, 1], [f"actually {name}" for name in CLASS_NAMES], rotation=90, va="center")
+    return _svg(figure)
+
+
+def _curve_svg(x, y, x_label: str, y_label: str, label: str, chance: tuple[list, list], drawstyle: str) -> str:
+    figure, axes = _figure()
+    axes.plot(x, y, label=label, linewidth=2, drawstyle=drawstyle)
+    axes.plot(*chance, linestyle="--", color="grey", label="chance")
+    axes.set(xlabel=x_label, ylabel=y_label, xlim=(0, 1), ylim=(0, 1.02))
+    axes.legend(loc="best")
+    axes.grid(alpha=0.3)
+    return _svg(figure)
+
+
+def _importances_svg(feature_importances: dict[str, float]) -> str:
+    ordered = sorted(feature_importances.items(), key=lambda item: item[1])
+    figure, axes = _figure(6, 0.45 * len(ordered) + 1)
+    axes.barh([name for name, _ in ordered], [value for _, value in ordered], color="tab:blue")
+    axes.set_xlabel("importance (XGBoost's default importance type)")
+    axes.grid(axis="x", alpha=0.3)
+    return _svg(figure)
