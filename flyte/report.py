@@ -24,8 +24,10 @@ SECTIONS = {
 }
 CLASS_NAMES = ("not diabetic", "diabetic")
 STYLE = """<style>
-.evaluation { font-family: sans-serif; max-width: 760px; }
+.evaluation { font-family: sans-serif; display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr));
+  gap: 0 24px; max-width: 1200px; }
 .evaluation table { border-collapse: collapse; }
+.evaluation td.number { white-space: nowrap; }
 .evaluation th, .evaluation td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
 .evaluation td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .evaluation img { max-width: 100%; }
