@@ -1,0 +1,58 @@
+"""Package the workflows as a user does (`pyflyte package`) and read back, with flyteidl, what would be registered."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flyteidl.admin.launch_plan_pb2 import LaunchPlan
+from flyteidl.admin.task_pb2 import TaskSpec
+from flyteidl.admin.workflow_pb2 import WorkflowSpec
+
+from tests.conftest import REPO_ROOT
+
+PYFLYTE = Path(sys.executable).with_name("pyflyte")
+WORKFLOW_MODULE = "flyte.workflows.example"
+WORKFLOW = f"{WORKFLOW_MODULE}.diabetes_xgboost_model"
+TASKS = tuple(f"{WORKFLOW_MODULE}.{name}" for name in ("split_traintest_dataset", "fit", "predict", "score"))
+
+
+@dataclass(frozen=True)
+class Package:
+    """The entities of a `flyte-package.tgz`, by full name."""
+
+    tasks: dict[str, TaskSpec]
+    workflows: dict[str, WorkflowSpec]
+    launch_plans: dict[str, LaunchPlan]
+
+
+def pyflyte(*args: str, project: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    """Run pyflyte in `project` (HOME is the test session's temporary one), capturing its output."""
+    return subprocess.run([str(PYFLYTE), *args], cwd=project, capture_output=True, text=True, timeout=300)
+
+
+def package(image: str, out_dir: Path, project: Path = REPO_ROOT) -> Path:
+    """`pyflyte --pkgs flyte.workflows package --image IMAGE` into out_dir; returns the archive."""
+    archive = out_dir / "flyte-package.tgz"
+    done = pyflyte(
+        "--pkgs", "flyte.workflows", "package", "--image", image, "--output", str(archive), "--force", project=project
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return archive
+
+
+def read_package(archive: Path) -> Package:
+    """Parse every .pb of the archive by its suffix: _1 TaskSpec, _2 WorkflowSpec, _3 LaunchPlan."""
+    kinds = {"1": (TaskSpec, {}), "2": (WorkflowSpec, {}), "3": (LaunchPlan, {})}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if not member.name.endswith(".pb"):
+                continue
+            message_type, by_name = kinds[member.name.removesuffix(".pb").rsplit("_", 1)[1]]
+            entity = message_type.FromString(tar.extractfile(member).read())
+            template = getattr(entity, "template", entity)  # a LaunchPlan has its id at top level
+            by_name[template.id.name] = entity
+    return Package(tasks=kinds["1"][1], workflows=kinds["2"][1], launch_plans=kinds["3"][1])

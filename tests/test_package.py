@@ -1,0 +1,242 @@
+"""What gets registered, checked offline: `pyflyte package` read back with flyteidl, and a dry-run registration."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from flyteidl.core.types_pb2 import SimpleType
+from flytekit.configuration import PlatformConfig
+from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
+from flytekit.core.resources import Resources
+
+import flyte.workflows.example as example
+from flyte.dataset import COLUMN_TYPES, LABEL
+from tests.conftest import REPO_ROOT
+from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_package
+
+IMAGE = "registry.example.com/flyte-xgboost:package-test"
+NIGHTLY = "diabetes_xgboost_model_nightly_retrain"
+DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+SIMPLE_TYPES = {int: SimpleType.INTEGER, float: SimpleType.FLOAT}
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory) -> Package:
+    return read_package(package(IMAGE, tmp_path_factory.mktemp("package")))
+
+
+def short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def test_the_four_tasks_the_workflow_and_both_launch_plans_are_packaged(registered):
+    assert set(TASKS) <= set(registered.tasks)
+    assert WORKFLOW in registered.workflows
+    # The default launch plan carries the workflow's name.
+    assert {WORKFLOW, NIGHTLY} <= set(registered.launch_plans)
+    for plan in (WORKFLOW, NIGHTLY):
+        assert registered.launch_plans[plan].spec.workflow_id.name == WORKFLOW
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_is_cached_under_a_content_version(registered, name):
+    metadata = registered.tasks[name].template.metadata
+    assert metadata.discoverable
+    assert re.fullmatch(r"[0-9a-f]{64}", metadata.discovery_version)
+
+
+def discovery_versions(package_: Package) -> dict[str, str]:
+    return {name: spec.template.metadata.discovery_version for name, spec in package_.tasks.items()}
+
+
+def test_cache_versions_follow_the_code_not_the_checkout(registered, tmp_path):
+    """Packaging the same code elsewhere keeps every cache version; editing any module changes them all."""
+    copy = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "flyte", copy / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "same").mkdir()
+    assert discovery_versions(read_package(package(IMAGE, tmp_path / "same", project=copy))) == discovery_versions(
+        registered
+    )
+
+    with (copy / "flyte" / "model.py").open("a") as source:
+        source.write("\n# an edit\n")
+    (tmp_path / "edited").mkdir()
+    edited = discovery_versions(read_package(package(IMAGE, tmp_path / "edited", project=copy)))
+    assert all(edited[name] != version for name, version in discovery_versions(registered).items())
+
+
+def quantity(value: str) -> float:
+    """A Kubernetes CPU or memory quantity as a number: "500m" -> 0.5, "2Gi" -> 2 * 2**30."""
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9}
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", value).groups()
+    return float(number) * units.get(unit, 1)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_requests_and_limits_cpu_and_memory_as_declared(registered, name):
+    resources = registered.tasks[name].template.container.resources
+    requests = {entry.name: entry.value for entry in resources.requests}
+    limits = {entry.name: entry.value for entry in resources.limits}
+    declared = getattr(example, short(name)).resources
+    assert isinstance(declared.requests, Resources) and isinstance(declared.limits, Resources)
+    cpu, memory = resources.CPU, resources.MEMORY
+    assert requests == {cpu: declared.requests.cpu, memory: declared.requests.mem}
+    assert limits == {cpu: declared.limits.cpu, memory: declared.limits.mem}
+    for kind in (cpu, memory):
+        assert 0 < quantity(requests[kind]) <= quantity(limits[kind])
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_runs_its_own_function_in_the_given_image(registered, name):
+    container = registered.tasks[name].template.container
+    assert container.image == IMAGE
+    assert container.args[0] == "pyflyte-execute"
+    module_and_task = container.args[list(container.args).index("task-module") :]
+    assert module_and_task == ["task-module", "flyte.workflows.example", "task-name", short(name)]
+
+
+def dataframe_columns(variable) -> list[tuple[str, int]]:
+    columns = variable.type.structured_dataset_type.columns
+    return [(column.name, column.literal_type.simple) for column in columns]
+
+
+def test_dataframes_are_typed_with_column_names_and_types(registered):
+    patients = [(column, SIMPLE_TYPES[python_type]) for column, python_type in COLUMN_TYPES.items()]
+    assert len(patients) == 9  # the CSV's 8 features and its label
+
+    def interface(task: str, direction: str):
+        return getattr(registered.tasks[f"flyte.workflows.example.{task}"].template.interface, direction).variables
+
+    split = interface("split_traintest_dataset", "outputs")
+    assert dataframe_columns(split["train"]) == patients
+    assert dataframe_columns(split["test"]) == patients
+    assert dataframe_columns(interface("fit", "inputs")["train"]) == patients
+    assert dataframe_columns(interface("predict", "inputs")["test"]) == patients
+    predictions = dataframe_columns(interface("predict", "outputs")[only_output(registered, "predict")])
+    assert predictions == [("predicted", SimpleType.INTEGER), ("probability", SimpleType.FLOAT)]
+    assert dataframe_columns(interface("score", "inputs")["predictions"]) == predictions
+    assert dataframe_columns(interface("score", "inputs")["test"]) == [(LABEL, SimpleType.INTEGER)]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_no_task_value_falls_back_to_pickle(registered, name):
+    """flytekit pickles values it has no type for; a registered interface must be fully typed."""
+    interface = registered.tasks[name].template.interface
+    for variable in [*interface.inputs.variables.values(), *interface.outputs.variables.values()]:
+        assert variable.type.WhichOneof("type") in {"simple", "blob", "structured_dataset_type"}
+        assert variable.type.blob.format != "PythonPickle"
+
+
+def only_output(registered: Package, task: str) -> str:
+    (name,) = registered.tasks[f"flyte.workflows.example.{task}"].template.interface.outputs.variables
+    return name
+
+
+def test_the_workflow_wires_split_fit_predict_score(registered):
+    template = registered.workflows[WORKFLOW].template
+    task_of_node = {node.id: short(node.task_node.reference_id.name) for node in template.nodes}
+    task_of_node[GLOBAL_INPUT_NODE_ID] = "workflow inputs"
+
+    def source(binding) -> tuple[str, str]:
+        return task_of_node[binding.binding.promise.node_id], binding.binding.promise.var
+
+    wiring = {(task_of_node[node.id], b.var): source(b) for node in template.nodes for b in node.inputs}
+    model, predictions = only_output(registered, "fit"), only_output(registered, "predict")
+    assert wiring.items() >= {
+        ("split_traintest_dataset", "dataset"): ("workflow inputs", "dataset"),
+        ("split_traintest_dataset", "test_split_ratio"): ("workflow inputs", "test_split_ratio"),
+        ("split_traintest_dataset", "seed"): ("workflow inputs", "seed"),
+        ("fit", "train"): ("split_traintest_dataset", "train"),
+        ("fit", "hyperparameters"): ("workflow inputs", "hyperparameters"),
+        ("predict", "test"): ("split_traintest_dataset", "test"),
+        ("predict", "model"): ("fit", model),
+        ("score", "test"): ("split_traintest_dataset", "test"),
+        ("score", "predictions"): ("predict", predictions),
+    }.items()
+    order = ["workflow inputs", "split_traintest_dataset", "fit", "predict", "score"]
+    for (consumer, _), (producer, _) in wiring.items():
+        assert order.index(producer) < order.index(consumer), f"{consumer} reads from {producer}"
+    outputs = {b.var: source(b) for b in template.outputs}
+    assert outputs["model"] == ("fit", model)
+    assert outputs["accuracy"] == ("score", "accuracy")
+
+
+def documented_text() -> str:
+    return "\n".join(doc.read_text() for doc in DOCS if doc.is_file())
+
+
+def test_only_the_nightly_launch_plan_has_a_schedule_and_it_is_the_documented_one(registered):
+    assert not registered.launch_plans[WORKFLOW].spec.entity_metadata.HasField("schedule")
+    cron = registered.launch_plans[NIGHTLY].spec.entity_metadata.schedule.cron_schedule.schedule
+    assert len(cron.split()) == 5
+    assert f"`{cron}`" in documented_text()
+
+
+@pytest.mark.parametrize("plan", [WORKFLOW, NIGHTLY])
+def test_launch_plan_defaults_work_inside_a_cluster(registered, plan):
+    """Every input has a default, and every file default is a URL: a local path does not exist in the cluster."""
+    parameters = registered.launch_plans[plan].spec.default_inputs.parameters
+    assert set(parameters) == {"dataset", "test_split_ratio", "seed", "hyperparameters"}
+    for name, parameter in parameters.items():
+        assert parameter.HasField("default"), name
+    dataset_uri = parameters["dataset"].default.scalar.blob.uri
+    assert re.match(r"https://", dataset_uri), dataset_uri
+
+
+def test_dry_run_registration_with_the_sandbox_config_succeeds(registered):
+    done = pyflyte(
+        "--config", "flyte.config", "register", "--dry-run", "--copy", "none",
+        "--project", "flytesnacks", "--domain", "development",
+        "--image", IMAGE, "--version", "dry-run", "flyte/workflows",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Registering against localhost:30080" in output
+    entities = set(re.findall(r"\[✔\] (?:Task|Workflow|Launch Plan): (\S+) \(Dry run Mode\)", output))
+    assert {*TASKS, WORKFLOW, NIGHTLY} <= entities
+
+
+def test_pyflyte_and_flytectl_configs_name_the_same_sandbox():
+    """flyte.config is INI for pyflyte, flytectl.yaml YAML for flytectl; flytekit reads both the same way."""
+    assert configparser.ConfigParser().read(REPO_ROOT / "flyte.config")
+    assert yaml.safe_load((REPO_ROOT / "flytectl.yaml").read_text())["admin"]["endpoint"] == "dns:///localhost:30080"
+    pyflyte_settings = PlatformConfig.auto(str(REPO_ROOT / "flyte.config"))
+    assert pyflyte_settings == PlatformConfig.auto(str(REPO_ROOT / "flytectl.yaml"))
+    assert (pyflyte_settings.endpoint, pyflyte_settings.insecure) == ("localhost:30080", True)
+    assert pyflyte_settings.console_endpoint == "http://localhost:30080"
+
+
+# flytectl commands that need no admin connection, and so no config.
+FLYTECTL_WITHOUT_ADMIN = re.compile(r"flytectl (demo|sandbox|version|completion|--help|-h\b)")
+
+
+def documented_commands() -> list[str]:
+    """Every line of the docs' code blocks and of the build script that runs pyflyte or flytectl."""
+    sources = [documented_text(), (REPO_ROOT / "docker_build_and_tag.sh").read_text()]
+    lines = [line.strip().lstrip("$ ") for text in sources for line in text.splitlines()]
+    return [line for line in lines if re.match(r"(pyflyte|flytectl) ", line)]
+
+
+def test_every_documented_command_that_talks_to_flyte_passes_a_config_its_tool_can_read():
+    commands = documented_commands()
+    assert any(command.startswith("flytectl --config") for command in commands)
+    for command in commands:
+        tool = command.split()[0]
+        config = re.search(r"--config (\S+)", command)
+        if tool == "flytectl" and FLYTECTL_WITHOUT_ADMIN.match(command):
+            continue
+        if tool == "pyflyte" and " --remote" not in command and " register" not in command:
+            continue
+        assert config, f"no --config in: {command}"
+        path = REPO_ROOT / config.group(1)
+        assert path.is_file(), f"{path} does not exist: {command}"
+        if tool == "flytectl":
+            assert path.suffix in {".yaml", ".yml"}, f"flytectl reads YAML only from .yaml/.yml: {command}"
+            assert yaml.safe_load(path.read_text())["admin"]["endpoint"]
+        else:
+            assert PlatformConfig.auto(str(path)).endpoint, command
