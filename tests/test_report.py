@@ -102,7 +102,7 @@ def _svg_root(source: str) -> ElementTree.Element:
 
 
 def assert_report_is_complete(html: str, expected: Metrics) -> None:
-    """Every section is present in order with its heading; every chart is a parseable SVG; the table shows `expected`."""
+    """Every section is there in order with its heading; every chart is a parseable SVG; the table shows `expected`."""
     parser = _Sections()
     parser.feed(html)
     assert list(parser.sections) == list(SECTIONS)

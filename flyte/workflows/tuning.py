@@ -1,0 +1,70 @@
+"""Tune, then train: split -> cross-validate every grid point (in parallel) -> pick the best -> fit -> predict -> score.
+
+The final model is trained on the whole training split with the best settings and evaluated once on the test split.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import pandas as pd
+from flytekit import Resources, map_task, task, workflow
+from flytekit.types.file import FlyteFile
+
+from flyte.caching import PROJECT_CACHE
+from flyte.dataset import CANONICAL_DATASET_URL
+from flyte.evaluation import Metrics
+from flyte.model import Hyperparameters
+from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
+from flyte.workflows.example import DatasetFile, ModelFile, Patients, fit, predict, score, split_traintest_dataset
+
+# Grid points cross-validated at the same time on a cluster; locally they run one after the other.
+PARALLEL_GRID_POINTS = 8
+
+
+class TunedModel(NamedTuple):
+    model: ModelFile
+    accuracy: float
+    metrics: Metrics
+    hyperparameters: Hyperparameters
+    cross_validation: list[CrossValidationScore]
+
+
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")))
+def expand_grid(grid: HyperparameterGrid) -> list[Hyperparameters]:
+    """List every combination of the grid's values, checking each as Hyperparameters."""
+    return grid.points()
+
+
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
+def cross_validate_grid_point(
+    train: Patients, folds: int, seed: int, hyperparameters: Hyperparameters
+) -> CrossValidationScore:
+    """Mean validation ROC AUC of one grid point over stratified folds of the training split; cached per point."""
+    return cross_validate(train.open(pd.DataFrame).all(), hyperparameters, folds, seed)
+
+
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")))
+def choose_hyperparameters(scores: list[CrossValidationScore]) -> Hyperparameters:
+    """The settings with the highest mean validation ROC AUC."""
+    return best_score(scores).hyperparameters
+
+
+@workflow
+def diabetes_xgboost_tuning(
+    dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
+    test_split_ratio: float = 0.33,
+    seed: int = 7,
+    grid: HyperparameterGrid = HyperparameterGrid(),
+    folds: int = 5,
+) -> TunedModel:
+    """Pick XGBoost settings by cross-validated ROC AUC on the training split, then train and evaluate with them."""
+    train, test = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
+    cross_validate_each = map_task(
+        partial(cross_validate_grid_point, train=train, folds=folds, seed=seed), concurrency=PARALLEL_GRID_POINTS
+    )
+    scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
+    hyperparameters = choose_hyperparameters(scores=scores)
+    model = fit(train=train, hyperparameters=hyperparameters, seed=seed)
+    predictions = predict(test=test, model=model)
+    accuracy, metrics = score(test=test, predictions=predictions, model=model)
+    return TunedModel(model, accuracy, metrics, hyperparameters, scores)

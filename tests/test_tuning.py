@@ -1,0 +1,144 @@
+"""The grid, the cross-validation (against scikit-learn's cross_val_score) and the tuning workflow, on small grids."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from flytekit.types.file import FlyteFile
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from xgboost import XGBClassifier
+
+from flyte.dataset import FEATURES, LABEL
+from flyte.model import Hyperparameters
+from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
+from tests.conftest import synthetic_rows
+from tests.reference import plain_accuracy
+
+SMALL_GRID = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estimators=[5, 20])
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+def synthetic_frame(count: int, seed: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(synthetic_rows(count, seed), columns=[*FEATURES, LABEL])
+
+
+def sklearn_mean_roc_auc(train: pd.DataFrame, hyperparameters: Hyperparameters, folds: int, seed: int) -> float:
+    """The same cross-validation done by scikit-learn's cross_val_score."""
+    model = XGBClassifier(**vars(hyperparameters), random_state=seed)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_score(model, train[list(FEATURES)], train[LABEL], cv=splitter, scoring="roc_auc").mean()
+
+
+def test_grid_points_are_every_combination_in_order():
+    points = SMALL_GRID.points()
+    assert [(point.max_depth, point.n_estimators) for point in points] == [(1, 5), (1, 20), (3, 5), (3, 20)]
+    assert {(point.learning_rate, point.objective, point.booster) for point in points} == {
+        (0.3, "binary:logistic", "gbtree")
+    }
+    assert len(HyperparameterGrid().points()) == 4 * 3 * 3
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        (HyperparameterGrid(max_depth=[]), r"grid field max_depth must list one or more distinct values, got \[\]"),
+        (HyperparameterGrid(n_estimators=[5, 5]), r"grid field n_estimators must .* distinct values, got \[5, 5\]"),
+        (HyperparameterGrid(booster=["gbtree", "forest"]), r"booster must be one of .*, got 'forest'"),
+    ],
+)
+def test_bad_grids_are_refused(grid, message):
+    with pytest.raises(ValueError, match=message):
+        grid.points()
+
+
+def test_cross_validation_matches_scikit_learn():
+    train = synthetic_frame(120)
+    hyperparameters = Hyperparameters(max_depth=2, n_estimators=10)
+    result = cross_validate(train, hyperparameters, folds=4, seed=5)
+    assert result.hyperparameters == hyperparameters
+    assert len(result.fold_roc_auc) == 4
+    assert result.mean_roc_auc == pytest.approx(sum(result.fold_roc_auc) / 4)
+    assert result.mean_roc_auc == pytest.approx(sklearn_mean_roc_auc(train, hyperparameters, 4, 5))
+    assert cross_validate(train, hyperparameters, folds=4, seed=5) == result  # deterministic
+
+
+def test_too_many_folds_for_the_rarer_class_is_refused():
+    train = synthetic_frame(40)
+    rarer = int(train[LABEL].value_counts().min())
+    with pytest.raises(ValueError, match=rf"folds must be between 2 and {rarer}, .* in the 40 training rows"):
+        cross_validate(train, Hyperparameters(), folds=rarer + 1, seed=0)
+
+
+def test_best_score_is_the_highest_mean_and_the_first_on_a_tie():
+    first, second, third = (Hyperparameters(max_depth=depth) for depth in (1, 2, 3))
+    scores = [
+        CrossValidationScore(first, [0.7], 0.7),
+        CrossValidationScore(second, [0.9], 0.9),
+        CrossValidationScore(third, [0.9], 0.9),
+    ]
+    assert best_score(scores).hyperparameters == second
+    with pytest.raises(ValueError, match="no cross-validation scores"):
+        best_score([])
+
+
+def test_tuning_workflow_picks_the_best_grid_point_and_evaluates_it_once(tmp_path, synthetic_csv):
+    from flyte.workflows.tuning import diabetes_xgboost_tuning
+
+    result = diabetes_xgboost_tuning(
+        dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3, grid=SMALL_GRID, folds=3
+    )
+
+    data = pd.read_csv(synthetic_csv, header=None, names=[*FEATURES, LABEL])
+    train, _ = train_test_split(data, test_size=0.25, random_state=3)
+    expected = {point.max_depth * 100 + point.n_estimators: sklearn_mean_roc_auc(train, point, 3, 3)
+                for point in SMALL_GRID.points()}
+    assert [score.hyperparameters for score in result.cross_validation] == SMALL_GRID.points()
+    for score in result.cross_validation:
+        key = score.hyperparameters.max_depth * 100 + score.hyperparameters.n_estimators
+        assert score.mean_roc_auc == pytest.approx(expected[key])
+    best_key = max(expected, key=expected.get)
+    assert (result.hyperparameters.max_depth, result.hyperparameters.n_estimators) == divmod(best_key, 100)
+    assert result.accuracy == result.metrics.accuracy == plain_accuracy(
+        synthetic_csv, test_split_ratio=0.25, seed=3, **vars(result.hyperparameters)
+    )
+
+
+def test_grid_points_fan_out_as_a_cached_map_task_with_bounded_concurrency():
+    """On a cluster Flyte caches each sub-task of a map task by its own inputs: one cache entry per grid point."""
+    from flytekit.configuration import ImageConfig, SerializationSettings
+    from flytekit.tools.translator import get_serializable
+
+    from flyte.workflows.tuning import PARALLEL_GRID_POINTS, cross_validate_grid_point, diabetes_xgboost_tuning
+
+    settings = SerializationSettings(image_config=ImageConfig.auto_default_image(), version="test")
+    entities = {}
+    workflow = get_serializable(entities, settings, diabetes_xgboost_tuning)
+    (array_node,) = [node.array_node.to_flyte_idl() for node in workflow.template.nodes if node.array_node]
+    assert array_node.parallelism == PARALLEL_GRID_POINTS
+    assert sorted(array_node.bound_inputs) == ["folds", "seed", "train"]
+    (mapped,) = [entity.template for entity in entities.values()
+                 if getattr(entity, "template", None) and entity.template.id.name.endswith("-arraynode")]
+    assert mapped.metadata.discoverable
+    assert mapped.metadata.discovery_version == cross_validate_grid_point.metadata.cache_version
+
+
+def test_a_repeated_local_tuning_run_is_answered_from_the_cache(synthetic_csv, monkeypatch):
+    """Locally flytekit runs a map task's sub-tasks in one go, so it caches the fan-out as a whole."""
+    import flyte.workflows.tuning as tuning
+
+    scored: list[Hyperparameters] = []
+
+    def counting_cross_validate(train, hyperparameters, folds, seed):
+        scored.append(hyperparameters)
+        return cross_validate(train, hyperparameters, folds, seed)
+
+    monkeypatch.setattr(tuning, "cross_validate", counting_cross_validate)
+    grid = HyperparameterGrid(max_depth=[1, 2], learning_rate=[0.3], n_estimators=[5])
+    first = tuning.diabetes_xgboost_tuning(dataset=FlyteFile(str(synthetic_csv)), grid=grid, folds=3)
+    second = tuning.diabetes_xgboost_tuning(dataset=FlyteFile(str(synthetic_csv)), grid=grid, folds=3)
+    assert scored == grid.points()
+    assert second.cross_validation == first.cross_validation
