@@ -65,6 +65,11 @@ def load_dataset(path: str | Path, source: str | None = None, columns: dict[str,
 
     Raises InvalidDatasetError naming the file, row (1-based line number), column and value of the first problem.
     """
+    return load_table(path, source, columns).to_pandas()
+
+
+def load_table(path: str | Path, source: str | None = None, columns: dict[str, type] = COLUMN_TYPES) -> pa.Table:
+    """load_dataset as a pyarrow Table (parsed on all cores), for callers that need no pandas copy of the data."""
     path = Path(path)
     source = source or str(path)
     if not path.is_file():
@@ -97,7 +102,7 @@ def load_dataset(path: str | Path, source: str | None = None, columns: dict[str,
     problem = _first_invalid_value(table, columns)
     if problem is not None:
         raise _describe(problem, path, source, has_header)
-    return table.to_pandas()
+    return table
 
 
 def _verify_canonical_download(path: Path) -> None:
@@ -193,11 +198,29 @@ def split_dataset(data: pd.DataFrame, test_split_ratio: float, seed: int) -> tup
 
     Both parts must hold both classes, so that the model can learn and the test can measure it.
     """
+    train_rows, test_rows = _split_indices(len(data), test_split_ratio, seed)
+    train = data.iloc[train_rows].reset_index(drop=True)
+    test = data.iloc[test_rows].reset_index(drop=True)
+    for part, name in ((train, "training"), (test, "test")):
+        _check_both_classes(sorted(part[LABEL].unique().tolist()), name, len(part), test_split_ratio, seed)
+    return train, test
+
+
+def split_table(table: pa.Table, test_split_ratio: float, seed: int) -> tuple[pa.Table, pa.Table]:
+    """split_dataset on a pyarrow Table: the same rows in the same order, the same checks and errors."""
+    train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
+    train, test = table.take(train_rows), table.take(test_rows)
+    for part, name in ((train, "training"), (test, "test")):
+        _check_both_classes(sorted(pc.unique(part.column(LABEL)).to_pylist()), name, part.num_rows, test_split_ratio, seed)
+    return train, test
+
+
+def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the training and test parts, in train_test_split's order."""
     if not 0 < test_split_ratio < 1:
         raise ValueError(f"test_split_ratio must be strictly between 0 and 1, got {test_split_ratio}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    rows = len(data)
     test_rows = math.ceil(test_split_ratio * rows)
     train_rows = rows - test_rows
     if train_rows < 2 or test_rows < 2:
@@ -206,13 +229,12 @@ def split_dataset(data: pd.DataFrame, test_split_ratio: float, seed: int) -> tup
             f"{test_rows} for testing; each part needs at least 2 rows (one of each class)"
         )
     permutation = np.random.RandomState(seed).permutation(rows)
-    train = data.iloc[permutation[test_rows:]].reset_index(drop=True)
-    test = data.iloc[permutation[:test_rows]].reset_index(drop=True)
-    for part, name in ((train, "training"), (test, "test")):
-        classes = sorted(part[LABEL].unique().tolist())
-        if classes != [0, 1]:
-            raise ValueError(
-                f"the {name} split ({len(part)} rows, seed {seed}, test_split_ratio {test_split_ratio}) holds only "
-                f"label {classes}; it needs both 0 and 1: use more data, another seed or another ratio"
-            )
-    return train, test
+    return permutation[test_rows:], permutation[:test_rows]
+
+
+def _check_both_classes(classes: list, name: str, rows: int, test_split_ratio: float, seed: int) -> None:
+    if classes != [0, 1]:
+        raise ValueError(
+            f"the {name} split ({rows} rows, seed {seed}, test_split_ratio {test_split_ratio}) holds only "
+            f"label {classes}; it needs both 0 and 1: use more data, another seed or another ratio"
+        )
