@@ -81,7 +81,9 @@ def load_model(path: str | Path, source: str | None = None, features: tuple[str,
     except FileNotFoundError:
         raise IncompatibleModelError(f"{source}: no such file; expected a model file written by the fit task") from None
     except Exception as error:  # unpickling raises anything the pickled code raises
-        raise IncompatibleModelError(f"{source}: cannot be read as a joblib model file: {error}") from None
+        raise IncompatibleModelError(
+            f"{source}: cannot be read as a joblib model file ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(content, dict) or content.get("format") != MODEL_FILE_FORMAT:
         raise IncompatibleModelError(
             f"{source}: not a model file of format {MODEL_FILE_FORMAT} (no feature names, versions or data digest); "

@@ -1,0 +1,80 @@
+"""Score one patient given on the command line, or a CSV of patients, with a saved model; no Flyte needed.
+
+    python -m flyte.predict MODEL --pregnancies 6 --glucose 148 --blood-pressure 72 --skin-thickness 35 \\
+        --insulin 0 --bmi 33.6 --diabetes-pedigree 0.627 --age 50
+    python -m flyte.predict MODEL --csv patients.csv [--output predictions.csv]
+
+Only load model files you trust: a model file is a pickle and loading it can run code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from flyte.dataset import FEATURE_TYPES, FEATURES, InvalidDatasetError
+
+
+def _option(feature: str) -> str:
+    return "--" + feature.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m flyte.predict",
+        description="Predict diabetes with a model file written by the diabetes_xgboost_model workflow. "
+        "Give one patient's 8 features as options, or a CSV of patients with --csv. "
+        "Only load model files you trust: they are pickles.",
+    )
+    parser.add_argument("model", type=Path, help="model file (model.joblib.dat) from a workflow run")
+    parser.add_argument("--csv", type=Path, help="CSV of patients: the 8 feature columns, no label")
+    parser.add_argument("--output", type=Path, help="with --csv: write the predictions here instead of printing them")
+    patient = parser.add_argument_group("one patient (all 8 required without --csv)")
+    for feature in FEATURES:
+        patient.add_argument(_option(feature), dest=feature, type=FEATURE_TYPES[feature], metavar="VALUE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the predicted class and probability of one patient, or the predictions CSV of many."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = {feature: getattr(args, feature) for feature in FEATURES if getattr(args, feature) is not None}
+    if args.csv and given:
+        parser.error(f"give either --csv or the feature options, not both (got --csv and {_option(next(iter(given)))})")
+    if args.output and not args.csv:
+        parser.error("--output needs --csv")
+    if not args.csv and len(given) < len(FEATURES):
+        missing = [_option(feature) for feature in FEATURES if feature not in given]
+        parser.error(f"give --csv FILE, or all 8 features of one patient; missing {' '.join(missing)}")
+    from flyte.inference import predict_patients_file  # XGBoost loads only once the arguments are known to be fine
+    from flyte.model_file import IncompatibleModelError
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            patients = args.csv or _write_patient(Path(folder) / "patient.csv", given)
+            source = None if args.csv else "the command line"
+            predictions = predict_patients_file(args.model, patients, patients_source=source)
+    except (InvalidDatasetError, IncompatibleModelError) as error:
+        parser.exit(2, f"error: {error}\n")
+    if args.csv:
+        predictions.to_csv(args.output or sys.stdout, index=False)
+        if args.output:
+            print(f"wrote {len(predictions)} predictions to {args.output}")
+    else:
+        predicted, probability = predictions["predicted"].iloc[0], predictions["probability"].iloc[0]
+        verdict = "diabetic" if predicted == 1 else "not diabetic"
+        print(f"predicted class: {predicted} ({verdict})\nprobability of diabetes: {probability:.4f}")
+    return 0
+
+
+def _write_patient(path: Path, features: dict[str, int | float]) -> Path:
+    """One patient as a one-row CSV, so that the values meet the same validation as a file's."""
+    path.write_text(",".join(str(features[name]) for name in FEATURES) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Model files that carry their features, versions and data digest; batch inference; the one-patient command line."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+from flytekit.types.file import FlyteFile
+from xgboost import XGBClassifier
+
+from flyte.dataset import FEATURES, LABEL, InvalidDatasetError
+from flyte.inference import predict_patients_file
+from flyte.model import Hyperparameters, train_model
+from flyte.model_file import IncompatibleModelError, installed_versions, load_model, save_model
+from flyte.predict import main as predict_main
+from tests.conftest import synthetic_rows, write_csv
+
+SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+@pytest.fixture
+def training_rows() -> pd.DataFrame:
+    return pd.DataFrame(synthetic_rows(80, seed=4), columns=[*FEATURES, LABEL])
+
+
+@pytest.fixture
+def model_file(tmp_path, training_rows) -> Path:
+    path = tmp_path / "model.joblib.dat"
+    save_model(train_model(training_rows, SETTINGS, seed=4), training_rows, path)
+    return path
+
+
+@pytest.fixture
+def patients_csv(tmp_path) -> Path:
+    """Five patients: the feature columns of synthetic rows, without the label."""
+    return write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(5, seed=9)])
+
+
+def test_model_file_records_features_versions_and_training_data_digest(model_file, training_rows):
+    saved = load_model(model_file)
+    assert saved.features == FEATURES
+    assert isinstance(saved.classifier, XGBClassifier)
+    import sklearn
+    import xgboost
+
+    assert saved.library_versions["xgboost"] == xgboost.__version__
+    assert saved.library_versions["scikit-learn"] == sklearn.__version__
+    header = ",".join([*FEATURES, LABEL])
+    lines = [header] + [",".join(str(cell) for cell in row) for row in synthetic_rows(80, seed=4)]
+    assert saved.training_data_sha256 == hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
+
+
+def test_loading_a_model_with_other_features_fails_clearly(model_file):
+    reordered = (FEATURES[1], FEATURES[0], *FEATURES[2:])
+    with pytest.raises(IncompatibleModelError, match=r"model.joblib.dat: the model was trained on the features "
+                       r"pregnancies, glucose, .*; expected glucose, pregnancies, .* in this order"):
+        load_model(model_file, features=reordered)
+
+
+def test_files_that_are_not_model_files_are_refused(tmp_path, training_rows, patients_csv):
+    bare = tmp_path / "bare.joblib"
+    joblib.dump(train_model(training_rows, SETTINGS, seed=4), bare)
+    with pytest.raises(IncompatibleModelError, match=r"bare.joblib: not a model file of format .*retrain it"):
+        load_model(bare)
+    with pytest.raises(IncompatibleModelError, match=r"patients.csv: cannot be read as a joblib model file"):
+        load_model(patients_csv)
+    with pytest.raises(IncompatibleModelError, match=r"missing.joblib: no such file"):
+        load_model(tmp_path / "missing.joblib")
+
+
+def test_a_model_from_other_library_versions_loads_with_a_warning(model_file):
+    content = joblib.load(model_file)
+    content["library_versions"] = {**installed_versions(), "xgboost": "0.1"}
+    joblib.dump(content, model_file)
+    with pytest.warns(UserWarning, match=r"trained with xgboost 0.1 \(now .*\); predictions may differ"):
+        load_model(model_file)
+    content["library_versions"] = installed_versions()
+    joblib.dump(content, model_file)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(model_file)
+
+
+def expected_predictions(model_file: Path, patients_csv: Path) -> pd.DataFrame:
+    """The bare classifier's answers on the CSV read by pandas."""
+    patients = pd.read_csv(patients_csv, header=None, names=list(FEATURES))
+    classifier = joblib.load(model_file)["classifier"]
+    return patients.assign(
+        predicted=classifier.predict(patients), probability=classifier.predict_proba(patients)[:, 1].astype(float)
+    )
+
+
+def test_predict_patients_file_adds_class_and_probability(model_file, patients_csv):
+    pd.testing.assert_frame_equal(
+        predict_patients_file(model_file, patients_csv), expected_predictions(model_file, patients_csv),
+        check_dtype=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (synthetic_rows(3), r"row 1 has 9 columns, expected 8 \(pregnancies, .*, age\)"),
+        ([[1, 120, 70, 20, 0, 30.5, 0.5, 40], [2, 99, 60, 20, 0, -1.0, 0.3, 33]],
+         r"row 2, column 'bmi': negative value -1.0; expected a number >= 0"),
+    ],
+)
+def test_bad_patient_files_fail_like_bad_training_data(tmp_path, model_file, rows, message):
+    csv = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(InvalidDatasetError, match=r"bad.csv: " + message):
+        predict_patients_file(model_file, csv)
+
+
+def test_batch_inference_workflow_returns_a_table_and_a_csv(model_file, patients_csv):
+    from flyte.workflows.inference import diabetes_xgboost_batch_inference
+
+    result = diabetes_xgboost_batch_inference(model=FlyteFile(str(model_file)), patients=FlyteFile(str(patients_csv)))
+    expected = expected_predictions(model_file, patients_csv)
+    pd.testing.assert_frame_equal(result.predictions.open(pd.DataFrame).all(), expected, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(result.predictions_csv.download()), expected, check_dtype=False)
+
+
+def test_batch_inference_cache_follows_the_model_file_content(tmp_path, training_rows, model_file, patients_csv):
+    from flyte.workflows.inference import diabetes_xgboost_batch_inference
+
+    def run():
+        inputs = dict(model=FlyteFile(str(model_file)), patients=FlyteFile(str(patients_csv)))
+        return diabetes_xgboost_batch_inference(**inputs).predictions.open(pd.DataFrame).all()["probability"].tolist()
+
+    before = run()
+    smaller = train_model(training_rows, Hyperparameters(max_depth=1, n_estimators=3), seed=4)
+    save_model(smaller, training_rows, model_file)
+    assert run() == expected_predictions(model_file, patients_csv)["probability"].tolist() != before
+
+
+def one_patient_arguments(**changes) -> list[str]:
+    values = dict(zip(FEATURES, ["6", "148", "72", "35", "0", "33.6", "0.627", "50"]), **changes)
+    return [argument for name, value in values.items() for argument in ("--" + name.replace("_", "-"), value)]
+
+
+def test_command_line_scores_one_patient(model_file, tmp_path, capsys):
+    assert predict_main([str(model_file), *one_patient_arguments()]) == 0
+    patient = write_csv(tmp_path / "one.csv", [[6, 148, 72, 35, 0, 33.6, 0.627, 50]])
+    expected = expected_predictions(model_file, patient)
+    predicted, probability = int(expected["predicted"].iloc[0]), expected["probability"].iloc[0]
+    verdict = "diabetic" if predicted == 1 else "not diabetic"
+    assert capsys.readouterr().out == (
+        f"predicted class: {predicted} ({verdict})\nprobability of diabetes: {probability:.4f}\n"
+    )
+
+
+def test_command_line_scores_a_csv(model_file, patients_csv, tmp_path, capsys):
+    output = tmp_path / "predictions.csv"
+    assert predict_main([str(model_file), "--csv", str(patients_csv), "--output", str(output)]) == 0
+    assert capsys.readouterr().out == f"wrote 5 predictions to {output}\n"
+    expected = expected_predictions(model_file, patients_csv)
+    pd.testing.assert_frame_equal(pd.read_csv(output), expected, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (one_patient_arguments(glucose="-5"), "error: the command line: row 1, column 'glucose': negative value -5"),
+        (one_patient_arguments(glucose="high"), "argument --glucose: invalid int value: 'high'"),
+        (["--glucose", "148"], "missing --pregnancies --blood-pressure"),
+        (["--csv", "x.csv", "--age", "50"], "give either --csv or the feature options, not both"),
+    ],
+)
+def test_command_line_explains_bad_input(model_file, capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_:
+        predict_main([str(model_file), *arguments])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
