@@ -13,19 +13,20 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt
 
 # Stage 2: the runtime image: the venv and the code, no build tools, caches or tests, non-root.
+# Ordered so that a new version (code or tag) rebuilds only the last layer, never the venv's.
 FROM ${BASE_IMAGE}
-# The image's own name and tag; flytekit uses it as the default image of anything serialized in here.
-ARG FLYTE_IMAGE=flyte-xgboost:latest
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    FLYTE_INTERNAL_IMAGE=${FLYTE_IMAGE}
+    PYTHONUNBUFFERED=1
 # The code lives in the working directory, where pyflyte-execute resolves `flyte.workflows.example`;
-# the user owns it because fast registration (`pyflyte register`) unpacks newer code there.
+# the user owns it because `pyflyte run --remote` unpacks newer code there (fast registration).
 RUN useradd --create-home --uid 1000 --user-group flyte \
     && install --directory --owner=flyte --group=flyte /app
 WORKDIR /app
 COPY --from=dependencies /opt/venv /opt/venv
+# The image's own name and tag; flytekit uses it as the default image of anything serialized in here.
+ARG FLYTE_IMAGE=flyte-xgboost:latest
+ENV FLYTE_INTERNAL_IMAGE=${FLYTE_IMAGE}
 COPY --chown=flyte:flyte flyte ./flyte
 USER 1000:1000
