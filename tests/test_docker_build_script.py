@@ -1,0 +1,154 @@
+"""docker_build_and_tag.sh's choices and messages, with stand-ins for docker and flytectl that record their calls.
+
+The real build is tests/test_container.py's; these run anywhere, in a committed copy of the project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SCRIPT = "docker_build_and_tag.sh"
+BASH = shutil.which("bash")
+BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt", SCRIPT)
+
+
+def git(project: Path, *args: str) -> str:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    return subprocess.run(["git", *identity, *args], cwd=project, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A committed git repository holding what the image is built from."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in BUILD_INPUTS:
+        shutil.copy2(REPO_ROOT / name, project / name)
+    shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
+    git(project, "init", "--quiet")
+    git(project, "add", ".")
+    git(project, "commit", "--quiet", "-m", "snapshot")
+    return project
+
+
+def stand_in(folder: Path, tool: str, body: str = "exit 0") -> None:
+    """An executable `tool` that appends its arguments to folder/calls, then runs body."""
+    script = folder / tool
+    script.write_text(f'#!/bin/bash\necho "{tool} $*" >> "{folder}/calls"\n{body}\n')
+    script.chmod(0o755)
+
+
+@pytest.fixture
+def tools(tmp_path) -> Path:
+    """A folder of stand-ins for docker and flytectl, to put first on PATH."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    stand_in(folder, "docker")
+    stand_in(folder, "flytectl")
+    return folder
+
+
+def run(project: Path, *args: str, path: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": path}
+    return subprocess.run([BASH, SCRIPT, *args], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+
+
+def calls(tools: Path) -> list[str]:
+    log = tools / "calls"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def with_tools(tools: Path) -> str:
+    return f"{tools}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_help_explains_every_flag(project, tools):
+    done = run(project, "-h", path=with_tools(tools))
+    assert done.returncode == 0
+    for flag in ("-a APP", "-r REGISTRY", "-v VERSION", "-b BASE_IMAGE", "-p", "-s", "-f", "-h"):
+        assert f"  {flag} " in done.stdout, flag
+    assert calls(tools) == []
+
+
+def test_version_defaults_to_the_head_sha_and_the_printed_commands_use_that_tag(project, tools):
+    sha = git(project, "rev-parse", "--short", "HEAD").strip()
+    image = f"localhost:30000/flyte-xgboost:{sha}"
+    done = run(project, "-r", "localhost:30000/", "-p", path=with_tools(tools))
+    assert done.returncode == 0, done.stderr
+    assert calls(tools) == [
+        "docker info",
+        f"docker build --tag {image} --build-arg FLYTE_IMAGE={image} .",
+        f"docker push {image}",
+    ]
+    assert f"pyflyte --pkgs flyte.workflows package --image {image} --force\n" in done.stdout
+    assert (
+        "flytectl --config flytectl.yaml register files --project flytesnacks --domain development"
+        f" --archive flyte-package.tgz --version {sha}\n"
+    ) in done.stdout
+    assert f"register --project flytesnacks --domain development --image {image} --version {sha}" in done.stdout
+
+
+def test_app_version_and_base_image_are_passed_to_the_build(project, tools):
+    done = run(project, "-a", "diabetes", "-v", "v7", "-b", "local/python:3.11", path=with_tools(tools))
+    assert done.returncode == 0, done.stderr
+    build = "docker build --tag diabetes:v7 --build-arg FLYTE_IMAGE=diabetes:v7 --build-arg BASE_IMAGE=local/python:3.11 ."
+    assert calls(tools) == ["docker info", build]
+
+
+def test_uncommitted_image_inputs_are_refused_unless_forced(project, tools):
+    with (project / "flyte" / "model.py").open("a") as source:
+        source.write("\n# not committed\n")
+    refused = run(project, path=with_tools(tools))
+    assert refused.returncode == 1
+    assert "flyte/model.py" in refused.stderr
+    assert "uncommitted changes" in refused.stderr and "-f" in refused.stderr
+    assert calls(tools) == []
+    forced = run(project, "-f", path=with_tools(tools))
+    assert forced.returncode == 0, forced.stderr
+    assert len(calls(tools)) == 2
+
+
+def test_changes_outside_the_image_do_not_block_a_build(project, tools):
+    (project / "notes.txt").write_text("not part of the image\n")
+    done = run(project, path=with_tools(tools))
+    assert done.returncode == 0, done.stderr
+
+
+def test_sandbox_mode_builds_inside_the_sandbox_docker(project, tools):
+    done = run(project, "-s", "-v", "v1", path=with_tools(tools))
+    assert done.returncode == 0, done.stderr
+    assert calls(tools) == [
+        "flytectl demo exec -- docker build /root --tag flyte-xgboost:v1 --build-arg FLYTE_IMAGE=flyte-xgboost:v1"
+    ]
+
+
+def test_push_needs_a_registry(project, tools):
+    done = run(project, "-p", path=with_tools(tools))
+    assert done.returncode == 1
+    assert "-r REGISTRY" in done.stderr
+    assert calls(tools) == []
+
+
+def test_clear_message_when_docker_is_not_running(project, tools):
+    stand_in(tools, "docker", "exit 1")
+    done = run(project, path=with_tools(tools))
+    assert done.returncode == 1
+    assert "Docker is not running" in done.stderr
+    assert calls(tools) == ["docker info"]
+
+
+def test_clear_message_when_docker_is_not_installed(project, tmp_path):
+    only_basics = tmp_path / "basics"
+    only_basics.mkdir()
+    for tool in ("git", "dirname", "cat"):
+        (only_basics / tool).symlink_to(shutil.which(tool))
+    done = run(project, path=str(only_basics))
+    assert done.returncode == 1
+    assert "docker is not installed" in done.stderr
