@@ -75,7 +75,7 @@ def test_image_has_no_compilers_pip_caches_or_tests(image):
     found = run_in(
         image,
         "for tool in gcc cc g++ c++ make; do command -v $tool; done;"
-        "ls -d /root/.cache/pip /home/*/.cache/pip /app/tests /tests 2>/dev/null; true",
+        "ls -d /root/.cache/pip /home/*/.cache/pip /tests 2>/dev/null; find /app /opt/venv -name tests",
         "--user",
         "0",
     )
