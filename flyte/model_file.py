@@ -50,8 +50,70 @@ def installed_versions(libraries: tuple[str, ...] = MODEL_LIBRARIES) -> dict[str
 
 
 def table_sha256(table: pd.DataFrame) -> str:
-    """SHA-256 of a table written as CSV with a header row and '\\n' line ends: the same rows give the same digest."""
-    return hashlib.sha256(table.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+    """SHA-256 of a table written as CSV with a header row and '\\n' line ends: the same rows give the same digest.
+
+    The bytes are exactly pandas' `table.to_csv(index=False, lineterminator="\\n")`, but for tables of int64 and
+    finite float64 columns (the training rows) they are formatted by pyarrow, 10-20x faster than pandas' writer,
+    in blocks of rows so that the CSV text is never held whole: at millions of rows this was most of fit's overhead.
+    """
+    digest = hashlib.sha256()
+    if not _arrow_formats_like_pandas(table):
+        digest.update(table.to_csv(index=False, lineterminator="\n").encode())
+        return digest.hexdigest()
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    digest.update((",".join(table.columns) + "\n").encode())
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    for start in range(0, len(table), _DIGEST_BLOCK_ROWS):
+        block = table.iloc[start : start + _DIGEST_BLOCK_ROWS]
+        texts = pa.table({str(name): _csv_cells(block[name].to_numpy()) for name in block.columns})
+        buffer = pa.BufferOutputStream()
+        pacsv.write_csv(texts, buffer, write_options=options)
+        digest.update(buffer.getvalue())
+    return digest.hexdigest()
+
+
+_DIGEST_BLOCK_ROWS = 1_000_000
+
+
+def _arrow_formats_like_pandas(table: pd.DataFrame) -> bool:
+    """Plain string column names, int64 columns and finite float64 columns: what _csv_cells reproduces exactly."""
+    import numpy as np
+
+    if len(table) == 0 or not all(isinstance(name, str) and name.isidentifier() for name in table.columns):
+        return False
+    for _, column in table.items():
+        if column.dtype == np.int64:
+            continue
+        if column.dtype != np.float64 or not np.isfinite(column.to_numpy()).all():
+            return False
+    return True
+
+
+def _csv_cells(values):
+    """Each value as pandas writes it to CSV: str(int), or repr(float) (shortest round-trip digits)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pc.cast(pa.array(values), pa.string())
+    if values.dtype == np.int64:
+        return cells
+    # pyarrow prints the same shortest digits as repr, but "2" for 2.0, and its own choice of exponent or fixed
+    # layout: add repr's ".0" to whole numbers in fixed layout, and take repr itself for every value that either
+    # side prints with an exponent (repr: below 1e-4 and from 1e16 on), which is rare in real data.
+    magnitude = np.abs(values)
+    exponent = pc.match_substring(cells, "e").to_numpy(zero_copy_only=False)
+    unusual = exponent | ((magnitude != 0) & ((magnitude < 1e-4) | (magnitude >= 1e16)))
+    whole = (values == np.floor(values)) & ~unusual
+    cells = pc.if_else(pa.array(whole), pc.binary_join_element_wise(cells, ".0", ""), cells)
+    unusual = np.flatnonzero(unusual)
+    if len(unusual):
+        cells = cells.to_numpy(zero_copy_only=False).astype(object)
+        cells[unusual] = [repr(float(value)) for value in values[unusual]]
+        cells = pa.array(cells, pa.string())
+    return cells
 
 
 def save_model(classifier: XGBClassifier, train: pd.DataFrame, path: str | Path) -> SavedModel:
