@@ -135,6 +135,6 @@ def _importances_svg(feature_importances: dict[str, float]) -> str:
     ordered = sorted(feature_importances.items(), key=lambda item: item[1])
     figure, axes = _figure(6, 0.45 * len(ordered) + 1)
     axes.barh([name for name, _ in ordered], [value for _, value in ordered], color="tab:blue")
-    axes.set_xlabel("importance (XGBoost's default importance type)")
+    axes.set_xlabel("mean gain of the feature's splits, normalised to sum to 1 (weights for gblinear)")
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)
