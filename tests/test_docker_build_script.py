@@ -92,7 +92,10 @@ def test_version_defaults_to_the_head_sha_and_the_printed_commands_use_that_tag(
         "flytectl --config flytectl.yaml register files --project flytesnacks --domain development"
         f" --archive flyte-package.tgz --version {sha}\n"
     ) in done.stdout
-    assert f"register --project flytesnacks --domain development --image {image} --version {sha}" in done.stdout
+    assert (
+        "pyflyte --config flyte.config register --project flytesnacks --domain development"
+        f" --image {image} --version {sha} --copy none flyte/workflows\n"
+    ) in done.stdout
 
 
 def test_app_version_and_base_image_are_passed_to_the_build(project, tools):

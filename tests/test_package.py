@@ -233,6 +233,8 @@ def test_every_documented_command_that_talks_to_flyte_passes_a_config_its_tool_c
         if tool == "pyflyte" and " --remote" not in command and " register" not in command:
             continue
         assert config, f"no --config in: {command}"
+        if config.group(1).startswith("<"):
+            continue  # a placeholder for the reader's own cluster config
         path = REPO_ROOT / config.group(1)
         assert path.is_file(), f"{path} does not exist: {command}"
         if tool == "flytectl":
