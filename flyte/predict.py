@@ -18,10 +18,12 @@ from flyte.dataset import FEATURE_TYPES, FEATURES, InvalidDatasetError
 
 
 def _option(feature: str) -> str:
+    """The command-line option of a feature: --blood-pressure for blood_pressure."""
     return "--" + feature.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Options: the model file, then either --csv (and --output) or one option per feature."""
     parser = argparse.ArgumentParser(
         prog="python -m flyte.predict",
         description="Predict diabetes with a model file written by the diabetes_xgboost_model workflow. "
