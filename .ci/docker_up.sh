@@ -25,21 +25,66 @@ install_missing_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-start_dockerd() {
-  if docker info >/dev/null 2>&1; then
-    log "dockerd already running"
-    return
+dockerd_answers() { docker info >/dev/null 2>&1; }
+
+# True while process $2 exists, is named $1 and is not a zombie (killed, not yet reaped).
+running() {
+  local name="$1" pid="$2"
+  [[ -r "/proc/$pid/comm" && "$(cat "/proc/$pid/comm")" == "$name" ]] \
+    && [[ "$(awk '{print $3}' "/proc/$pid/stat")" != Z ]]
+}
+
+# A dockerd killed at the end of a session leaves the pid files of itself and of its containerd
+# behind; a new dockerd refuses to start, or waits in vain for that containerd, while they exist.
+remove_stale_pid_file() {
+  local name="$1" pid_file="$2"
+  if [[ -f "$pid_file" ]] && ! running "$name" "$(cat "$pid_file")"; then
+    log "removing the stale $pid_file"
+    rm -f "$pid_file"
   fi
-  log "starting dockerd (log: $DOCKERD_LOG)"
-  setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
-  for _ in $(seq 60); do
-    if docker info >/dev/null 2>&1; then
-      log "dockerd is up"
-      return
+}
+
+# A dockerd that is still starting or stopping: wait until it answers or is gone.
+wait_for_previous_dockerd() {
+  local pid_file=/var/run/docker.pid previous
+  [[ -f "$pid_file" ]] || return 0
+  previous="$(cat "$pid_file")"
+  running dockerd "$previous" || return 0
+  log "waiting for dockerd (pid $previous) to finish starting or stopping"
+  for _ in $(seq 30); do
+    if dockerd_answers || ! running dockerd "$previous"; then
+      return 0
     fi
     sleep 1
   done
-  echo "docker_up: dockerd did not answer within 60 s; last lines of $DOCKERD_LOG:" >&2
+  echo "docker_up: dockerd (pid $previous) is running but does not answer; stop it, then run this again" >&2
+  exit 1
+}
+
+start_dockerd() {
+  if dockerd_answers; then
+    log "dockerd already running"
+    return
+  fi
+  wait_for_previous_dockerd
+  if dockerd_answers; then
+    log "dockerd is up"
+    return
+  fi
+  remove_stale_pid_file dockerd /var/run/docker.pid
+  remove_stale_pid_file containerd /var/run/docker/containerd/containerd.pid
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+  local dockerd_pid=$!
+  for _ in $(seq 60); do
+    if dockerd_answers; then
+      log "dockerd is up"
+      return
+    fi
+    running dockerd "$dockerd_pid" || break
+    sleep 1
+  done
+  echo "docker_up: dockerd did not come up; last lines of $DOCKERD_LOG:" >&2
   tail -n 20 "$DOCKERD_LOG" >&2
   exit 1
 }
