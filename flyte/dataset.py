@@ -37,6 +37,27 @@ _ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
 _EXPECTED_VALUE = {int: "a whole number >= 0", float: "a number >= 0"}
 
 
+def _memory_pool() -> pa.MemoryPool:
+    """jemalloc, returning freed pages to the system at once, where this pyarrow build has it; else the default.
+
+    The CSV is parsed into many small blocks on several threads, then each column is rebuilt in one piece: with the
+    default allocator (mimalloc) the freed blocks stay resident and a 10M-row split task peaked at ~2.0 GB instead
+    of ~1.2 GB. It becomes pyarrow's default pool too, so that writing the parquet outputs releases its buffers.
+    """
+    global _POOL
+    if _POOL is None:
+        try:
+            _POOL = pa.jemalloc_memory_pool()
+            pa.jemalloc_set_decay_ms(0)
+            pa.set_memory_pool(_POOL)
+        except (NotImplementedError, AttributeError):
+            _POOL = pa.default_memory_pool()
+    return _POOL
+
+
+_POOL: pa.MemoryPool | None = None
+
+
 class InvalidDatasetError(ValueError):
     """The CSV cannot be used as training data; the message names the file, row, column and value at fault."""
 
@@ -92,6 +113,7 @@ def load_table(path: str | Path, source: str | None = None, columns: dict[str, t
                 null_values=[""],
                 strings_can_be_null=False,
             ),
+            memory_pool=_memory_pool(),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise _malformed_row_error(path, source, columns, has_header) or InvalidDatasetError(
@@ -213,6 +235,30 @@ def split_table(table: pa.Table, test_split_ratio: float, seed: int) -> tuple[pa
     for part, name in ((train, "training"), (test, "test")):
         _check_both_classes(sorted(pc.unique(part.column(LABEL)).to_pylist()), name, part.num_rows, test_split_ratio, seed)
     return train, test
+
+
+def load_and_split_table(
+    path: str | Path, test_split_ratio: float, seed: int, source: str | None = None,
+    columns: dict[str, type] = COLUMN_TYPES,
+) -> tuple[pa.Table, pa.Table]:
+    """split_table(load_table(path, source, columns), test_split_ratio, seed), in about half the peak memory.
+
+    The parsed table is split one column at a time, each column freed once its training and test parts are taken,
+    so that the data set is held about once, not twice (whole table plus both parts), at any moment.
+    """
+    table = load_table(path, source, columns)
+    train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
+    train, test = {}, {}
+    for name in table.column_names:
+        column = table.column(name)
+        table = table.drop_columns([name])  # the only reference to the parsed table: this frees the column
+        pool = _memory_pool()
+        train[name], test[name] = pc.take(column, train_rows, memory_pool=pool), pc.take(column, test_rows, memory_pool=pool)
+        del column
+    parts = pa.table(train), pa.table(test)
+    for part, name in zip(parts, ("training", "test")):
+        _check_both_classes(sorted(pc.unique(part.column(LABEL)).to_pylist()), name, part.num_rows, test_split_ratio, seed)
+    return parts
 
 
 def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ def table_sha256(table: pd.DataFrame) -> str:
     """SHA-256 of a table written as CSV with a header row and '\\n' line ends: the same rows give the same digest.
 
     The bytes are exactly pandas' `table.to_csv(index=False, lineterminator="\\n")`, but for tables of int64 and
-    finite float64 columns (the training rows) they are formatted by pyarrow, 10-20x faster than pandas' writer,
+    finite float64 columns (the training rows) they are formatted by pyarrow, about 3x faster than pandas' writer,
     in blocks of rows so that the CSV text is never held whole: at millions of rows this was most of fit's overhead.
     """
     digest = hashlib.sha256()

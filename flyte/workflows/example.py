@@ -10,7 +10,7 @@ from flytekit import Deck, HashMethod, Resources, StructuredDataset, current_con
 from flytekit.types.file import FlyteFile
 
 from flyte.caching import PROJECT_CACHE, dataset_content_hash, recompute_cache_hits_with_missing_outputs
-from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, load_table, split_table
+from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, load_and_split_table
 from flyte.evaluation import Metrics, evaluate
 from flyte.model import Hyperparameters, feature_importances, predict as predict_patients, train_model
 from flyte.model_file import load_model, save_model
@@ -45,9 +45,9 @@ class TrainedModel(NamedTuple):
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV and shuffle-split it into training and test rows."""
-    # pyarrow end to end (parse on all cores, take rows, write parquet): no pandas copy of the whole data set.
-    table = load_table(dataset.download(), source=dataset.remote_source or dataset.path)
-    train, test = split_table(table, test_split_ratio, seed)
+    # pyarrow end to end (parse on all cores, take rows, write parquet), the data set held about once in memory.
+    path, source = dataset.download(), dataset.remote_source or dataset.path
+    train, test = load_and_split_table(path, test_split_ratio, seed, source=source)
     return SplitDataset(train=StructuredDataset(dataframe=train), test=StructuredDataset(dataframe=test))
 
 
