@@ -78,6 +78,7 @@ def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _metrics_table(metrics: Metrics) -> str:
+    """The metrics as a name / value / meaning table, with the class balance of the test split."""
     share = metrics.diabetic_rows / metrics.test_rows
     rows = [
         ("Accuracy", f"{metrics.accuracy:.4f}", "share of test rows classified correctly"),
@@ -98,6 +99,7 @@ def _metrics_table(metrics: Metrics) -> str:
 
 
 def _image(svg: str, description: str) -> str:
+    """An <img> carrying the SVG as a data URI, so the deck needs no other file."""
     encoded = base64.b64encode(svg.encode()).decode()
     return f'<img alt="{escape(description)}" src="data:image/svg+xml;base64,{encoded}">'
 
@@ -121,6 +123,7 @@ def _svg(figure) -> str:
 
 
 def _confusion_matrix_svg(metrics: Metrics) -> str:
+    """The 2x2 counts of true against predicted class, shaded by count."""
     counts = np.array(
         [[metrics.true_negatives, metrics.false_positives], [metrics.false_negatives, metrics.true_positives]]
     )
@@ -135,6 +138,7 @@ def _confusion_matrix_svg(metrics: Metrics) -> str:
 
 
 def _curve_svg(x, y, x_label: str, y_label: str, label: str, chance: tuple[list, list], drawstyle: str) -> str:
+    """A curve in the unit square with the dashed line a random classifier would draw."""
     figure, axes = _figure()
     axes.plot(x, y, label=label, linewidth=2, drawstyle=drawstyle)
     axes.plot(*chance, linestyle="--", color="grey", label="chance")
@@ -145,6 +149,7 @@ def _curve_svg(x, y, x_label: str, y_label: str, label: str, chance: tuple[list,
 
 
 def _importances_svg(feature_importances: dict[str, float]) -> str:
+    """Horizontal bars of the feature importances, most important on top."""
     ordered = sorted(feature_importances.items(), key=lambda item: item[1])
     figure, axes = _figure(6, 0.45 * len(ordered) + 1)
     axes.barh([name for name, _ in ordered], [value for _, value in ordered], color="tab:blue")
