@@ -1,4 +1,5 @@
-"""Render the evaluation of a classifier as one self-contained HTML page: a metrics table and SVG charts.
+"""Render the evaluation of a classifier as one self-contained HTML page (a metrics table and SVG charts), and a
+tuning run's cross-validation scores as a table.
 
 The charts are embedded as data URIs, so the page reads the same in the Flyte console, in a browser and offline.
 matplotlib and scikit-learn are imported only while rendering, so that importing this module stays cheap.
@@ -13,6 +14,7 @@ from html import escape
 import numpy as np
 
 from flyte.evaluation import Metrics
+from flyte.tuning import CrossValidationScore
 
 # Section id -> heading, in page order; tests and readers find each chart by its id.
 SECTIONS = {
@@ -67,6 +69,27 @@ def evaluation_report_html(
 # At most this many points per drawn curve: a 6-inch chart cannot show more, and at millions of test rows the
 # curves have hundreds of thousands of thresholds, which made the SVGs megabytes and the step seconds slower.
 MAX_CURVE_POINTS = 2000
+
+
+def cross_validation_html(scores: list[CrossValidationScore], chosen: CrossValidationScore) -> str:
+    """HTML table of every grid point's settings and validation ROC AUC, best first, the chosen one marked."""
+    settings = list(vars(chosen.hyperparameters))
+    folds = len(chosen.fold_roc_auc)
+    head = "".join(
+        f"<th>{escape(name)}</th>"
+        for name in ["rank", *settings, "mean ROC AUC", *(f"fold {fold}" for fold in range(1, folds + 1)), ""]
+    )
+    rows = []
+    for rank, score in enumerate(sorted(scores, key=lambda score: -score.mean_roc_auc), start=1):
+        values = [escape(str(value)) for value in vars(score.hyperparameters).values()]
+        numbers = [f"{score.mean_roc_auc:.4f}", *(f"{value:.4f}" for value in score.fold_roc_auc)]
+        cells = [f'<td class="number">{rank}</td>', *(f"<td>{value}</td>" for value in values)]
+        cells += [f'<td class="number">{number}</td>' for number in numbers]
+        cells.append("<td>chosen</td>" if score is chosen else "<td></td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    table = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    section = f'<section id="cross-validation"><h2>Cross-validation</h2>\n{table}</section>'
+    return f'{STYLE}\n<div class="evaluation" style="display: block">{section}</div>'
 
 
 def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -83,6 +83,7 @@ class _Sections(HTMLParser):
             self.sections[self._current]["images"].append(attrs["src"])
         elif self._current and tag in ("h2", "td", "th"):
             self._text_into = "heading" if tag == "h2" else "cells"
+            self.sections[self._current][self._text_into].append("")
 
     def handle_endtag(self, tag):
         if tag == "section":
@@ -92,7 +93,7 @@ class _Sections(HTMLParser):
 
     def handle_data(self, data):
         if self._current and self._text_into:
-            self.sections[self._current][self._text_into].append(data.strip())
+            self.sections[self._current][self._text_into][-1] += data.strip()
 
 
 def _svg_root(source: str) -> ElementTree.Element:
@@ -168,3 +169,27 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     html = deck_paths[0].read_text(encoding="utf-8")
     assert "<li onclick=\"handleLinkClick(this)\">Evaluation</li>" in html
     assert_report_is_complete(html, result.metrics)
+
+
+def test_cross_validation_table_ranks_grid_points_best_first_and_marks_the_chosen_one():
+    from flyte.model import Hyperparameters
+    from flyte.report import cross_validation_html
+    from flyte.tuning import CrossValidationScore
+
+    scores = [
+        CrossValidationScore(Hyperparameters(max_depth=depth), folds, sum(folds) / 2)
+        for depth, folds in ((1, [0.7, 0.8]), (2, [0.9, 0.8]), (3, [0.6, 0.6]))
+    ]
+    parser = _Sections()
+    parser.feed(cross_validation_html(scores, chosen=scores[1]))
+    assert list(parser.sections) == ["cross-validation"]
+    cells = parser.sections["cross-validation"]["cells"]
+    header = ["rank", "max_depth", "learning_rate", "n_estimators", "objective", "booster", "mean ROC AUC",
+              "fold 1", "fold 2", ""]
+    assert cells[: len(header)] == header
+    rows = [cells[start : start + len(header)] for start in range(len(header), len(cells), len(header))]
+    assert rows == [
+        ["1", "2", "0.1", "100", "binary:logistic", "gbtree", "0.8500", "0.9000", "0.8000", "chosen"],
+        ["2", "1", "0.1", "100", "binary:logistic", "gbtree", "0.7500", "0.7000", "0.8000", ""],
+        ["3", "3", "0.1", "100", "binary:logistic", "gbtree", "0.6000", "0.6000", "0.6000", ""],
+    ]

@@ -7,13 +7,14 @@ from functools import partial
 from typing import NamedTuple
 
 import pandas as pd
-from flytekit import Resources, map_task, task, workflow
+from flytekit import Deck, Resources, map_task, task, workflow
 from flytekit.types.file import FlyteFile
 
 from flyte.caching import PROJECT_CACHE
 from flyte.dataset import CANONICAL_DATASET_URL
 from flyte.evaluation import Metrics
 from flyte.model import Hyperparameters
+from flyte.report import cross_validation_html
 from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
 from flyte.workflows.example import DatasetFile, ModelFile, Patients, fit, predict, score, split_traintest_dataset
 
@@ -43,10 +44,17 @@ def cross_validate_grid_point(
     return cross_validate(train.open(pd.DataFrame).all(), hyperparameters, folds, seed)
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")))
+@task(
+    cache=PROJECT_CACHE,
+    resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")),
+    enable_deck=True,
+    deck_fields=(),
+)
 def choose_hyperparameters(scores: list[CrossValidationScore]) -> Hyperparameters:
-    """The settings with the highest mean validation ROC AUC."""
-    return best_score(scores).hyperparameters
+    """The settings with the highest mean validation ROC AUC; every grid point's scores are shown as the deck."""
+    best = best_score(scores)
+    Deck("Cross-validation", cross_validation_html(scores, best))
+    return best.hyperparameters
 
 
 @workflow
