@@ -48,25 +48,25 @@ def image() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     if docker("image", "inspect", BASE_IMAGE).returncode != 0:
-        pytest.fail(f"the base image {BASE_IMAGE} is missing: run .ci/docker_up.sh, or set BASE_IMAGE to a Python 3.11 image")
+        pytest.fail(f"no base image {BASE_IMAGE}: run .ci/docker_up.sh, or set BASE_IMAGE to a Python 3.11 image")
     built = build(REPO_ROOT, VERSION)
     assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-5000:]
     assert f"pyflyte --pkgs flyte.workflows package --image {IMAGE} --force" in built.stdout
     return IMAGE
 
 
-def inspect(image_: str) -> dict:
-    return json.loads(docker("image", "inspect", image_).stdout)[0]
+def image_metadata(tag: str) -> dict:
+    return json.loads(docker("image", "inspect", tag).stdout)[0]
 
 
-def run_in(image_: str, script: str, *options: str) -> str:
-    done = docker("run", "--rm", *options, image_, "sh", "-c", script)
+def run_in(tag: str, script: str, *options: str) -> str:
+    done = docker("run", "--rm", *options, tag, "sh", "-c", script)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_image_runs_as_a_non_root_user_and_knows_its_own_name(image):
-    config = inspect(image)["Config"]
+    config = image_metadata(image)["Config"]
     assert f"FLYTE_INTERNAL_IMAGE={image}" in config["Env"]
     assert run_in(image, "id -u").strip() != "0"
 
@@ -109,7 +109,7 @@ def test_a_code_change_rebuilds_only_the_code_layer(image, tmp_path):
     rebuilt = build(project, "code-change")
     assert rebuilt.returncode == 0, rebuilt.stdout[-5000:] + rebuilt.stderr[-5000:]
 
-    before, after = (inspect(name)["RootFS"]["Layers"] for name in (image, f"{APP}:code-change"))
+    before, after = (image_metadata(name)["RootFS"]["Layers"] for name in (image, f"{APP}:code-change"))
     assert len(before) == len(after)
     assert before[:-1] == after[:-1]  # base, user and virtualenv layers reused from the cache
     assert before[-1] != after[-1]  # the code layer
@@ -122,7 +122,7 @@ def docker_quantity(kubernetes_memory: str) -> str:
     return number + (unit[0].lower() if unit else "b")
 
 
-def run_task(image_: str, task, inputs: LiteralMap, work: Path, node_id: str) -> LiteralMap:
+def run_task(task, inputs: LiteralMap, work: Path, node_id: str) -> LiteralMap:
     """Run one serialized task in its own container as Flyte's propeller would, and read its outputs.pb."""
     folder = work / node_id
     folder.mkdir()
@@ -146,7 +146,8 @@ def run_task(image_: str, task, inputs: LiteralMap, work: Path, node_id: str) ->
         container.image, *command,
     )  # fmt: skip
     outputs = folder / "outputs" / "outputs.pb"
-    assert done.returncode == 0 and outputs.is_file(), f"{task.id.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    logs = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    assert done.returncode == 0 and outputs.is_file(), f"{task.id.name} failed:\n{logs}"
     return LiteralMap.FromString(outputs.read_bytes())
 
 
@@ -165,9 +166,10 @@ def test_packaged_tasks_run_in_the_image_as_flyte_runs_them(image, tmp_path, rea
     shutil.copy(real_dataset, work / "pima.csv")
 
     # The default launch plan's inputs, as a cluster would launch them, but the CSV from a local folder.
-    inputs = {name: parameter.default for name, parameter in registered.launch_plans[WORKFLOW].spec.default_inputs.parameters.items()}
-    dataset_type = workflow.interface.inputs.variables["dataset"].type.blob
-    inputs["dataset"] = Literal(scalar=Scalar(blob=Blob(uri=str(MOUNT / "pima.csv"), metadata=BlobMetadata(type=dataset_type))))
+    defaults = registered.launch_plans[WORKFLOW].spec.default_inputs.parameters
+    inputs = {name: parameter.default for name, parameter in defaults.items()}
+    dataset_type = BlobMetadata(type=workflow.interface.inputs.variables["dataset"].type.blob)
+    inputs["dataset"] = Literal(scalar=Scalar(blob=Blob(uri=str(MOUNT / "pima.csv"), metadata=dataset_type)))
     outputs_by_node: dict[str, dict[str, Literal]] = {GLOBAL_INPUT_NODE_ID: inputs}
 
     pending = list(workflow.nodes)
@@ -177,7 +179,7 @@ def test_packaged_tasks_run_in_the_image_as_flyte_runs_them(image, tmp_path, rea
         for node in ready:
             task = registered.tasks[node.task_node.reference_id.name].template
             node_inputs = LiteralMap(literals={b.var: resolve(b, outputs_by_node) for b in node.inputs})
-            outputs_by_node[node.id] = dict(run_task(image, task, node_inputs, work, node.id).literals)
+            outputs_by_node[node.id] = dict(run_task(task, node_inputs, work, node.id).literals)
             pending.remove(node)
 
     results = {b.var: resolve(b, outputs_by_node) for b in workflow.outputs}

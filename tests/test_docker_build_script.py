@@ -101,8 +101,8 @@ def test_version_defaults_to_the_head_sha_and_the_printed_commands_use_that_tag(
 def test_app_version_and_base_image_are_passed_to_the_build(project, tools):
     done = run(project, "-a", "diabetes", "-v", "v7", "-b", "local/python:3.11", path=with_tools(tools))
     assert done.returncode == 0, done.stderr
-    build = "docker build --tag diabetes:v7 --build-arg FLYTE_IMAGE=diabetes:v7 --build-arg BASE_IMAGE=local/python:3.11 ."
-    assert calls(tools) == ["docker info", build]
+    build_args = "--build-arg FLYTE_IMAGE=diabetes:v7 --build-arg BASE_IMAGE=local/python:3.11"
+    assert calls(tools) == ["docker info", f"docker build --tag diabetes:v7 {build_args} ."]
 
 
 def test_uncommitted_image_inputs_are_refused_unless_forced(project, tools):
