@@ -1,6 +1,7 @@
-"""docker_build_and_tag.sh's choices and messages, with stand-ins for docker and flytectl that record their calls.
+"""docker_build_and_tag.sh's and register.sh's choices and messages, with stand-ins that record their calls.
 
-The real build is tests/test_container.py's; these run anywhere, in a committed copy of the project.
+docker, pyflyte and flytectl are stand-ins here; the real build is tests/test_container.py's and the real
+packaging tests/test_package.py's. These run anywhere, in a committed copy of the project.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from tests.conftest import REPO_ROOT
 
 SCRIPT = "docker_build_and_tag.sh"
 BASH = shutil.which("bash")
-BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt", SCRIPT)
+BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt")
+PROJECT_FILES = (*BUILD_INPUTS, SCRIPT, "register.sh", "flyte.config", "flytectl.yaml")
 
 
 def git(project: Path, *args: str) -> str:
@@ -26,10 +28,10 @@ def git(project: Path, *args: str) -> str:
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A committed git repository holding what the image is built from."""
+    """A committed git repository holding what the image is built from, the scripts and the configs."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in BUILD_INPUTS:
+    for name in PROJECT_FILES:
         shutil.copy2(REPO_ROOT / name, project / name)
     shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
     git(project, "init", "--quiet")
@@ -47,17 +49,17 @@ def stand_in(folder: Path, tool: str, body: str = "exit 0") -> None:
 
 @pytest.fixture
 def tools(tmp_path) -> Path:
-    """A folder of stand-ins for docker and flytectl, to put first on PATH."""
+    """A folder of stand-ins for docker, pyflyte and flytectl, to put first on PATH."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    stand_in(folder, "docker")
-    stand_in(folder, "flytectl")
+    for tool in ("docker", "pyflyte", "flytectl"):
+        stand_in(folder, tool)
     return folder
 
 
-def run(project: Path, *args: str, path: str) -> subprocess.CompletedProcess:
+def run(project: Path, *args: str, path: str, script: str = SCRIPT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([BASH, SCRIPT, *args], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([BASH, script, *args], cwd=project, env=env, capture_output=True, text=True, timeout=60)
 
 
 def calls(tools: Path) -> list[str]:
@@ -92,6 +94,7 @@ def test_version_defaults_to_the_head_sha_and_the_printed_commands_use_that_tag(
         "flytectl --config flytectl.yaml register files --project flytesnacks --domain development"
         f" --archive flyte-package.tgz --version {sha}\n"
     ) in done.stdout
+    assert f"./register.sh -i {image}\n" in done.stdout
     assert (
         "pyflyte --config flyte.config register --project flytesnacks --domain development"
         f" --image {image} --version {sha} --copy none flyte/workflows\n"
@@ -155,3 +158,47 @@ def test_clear_message_when_docker_is_not_installed(project, tmp_path):
     done = run(project, path=str(only_basics))
     assert done.returncode == 1
     assert "docker is not installed" in done.stderr
+
+
+def register(project: Path, tools: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(project, *args, path=with_tools(tools), script="register.sh")
+
+
+def test_register_packages_with_the_image_and_registers_under_its_tag(project, tools):
+    done = register(project, tools, "-i", "localhost:30000/flyte-xgboost:abc1234")
+    assert done.returncode == 0, done.stderr
+    assert calls(tools) == [
+        "pyflyte --pkgs flyte.workflows package --image localhost:30000/flyte-xgboost:abc1234 --force",
+        "flytectl --config flytectl.yaml register files --project flytesnacks --domain development"
+        " --archive flyte-package.tgz --version abc1234",
+    ]
+
+
+def test_register_passes_the_chosen_config_project_domain_and_version(project, tools):
+    shutil.copy(project / "flytectl.yaml", project / "staging.yml")
+    choices = ("-v", "v2", "-c", "staging.yml", "-p", "ml", "-d", "staging")
+    done = register(project, tools, "-i", "flyte-xgboost:abc", *choices)
+    assert done.returncode == 0, done.stderr
+    assert calls(tools)[-1] == (
+        "flytectl --config staging.yml register files --project ml --domain staging"
+        " --archive flyte-package.tgz --version v2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [("missing.yaml", "not found"), ("flyte.config", "only YAML configs named .yaml/.yml")],
+)
+def test_register_refuses_a_config_flytectl_cannot_read_before_running_anything(project, tools, config, message):
+    done = register(project, tools, "-i", "flyte-xgboost:abc", "-c", config)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert calls(tools) == []
+
+
+@pytest.mark.parametrize("image", ["flyte-xgboost", "localhost:30000/flyte-xgboost"])
+def test_register_needs_a_version_when_the_image_has_no_tag(project, tools, image):
+    done = register(project, tools, "-i", image)
+    assert done.returncode == 1
+    assert "pass -v VERSION" in done.stderr
+    assert calls(tools) == []
