@@ -62,11 +62,18 @@ if [[ -z "$version" ]]; then
 fi
 # Everything that goes into the image; a change to any of these that is not committed makes the tag lie.
 image_inputs=(Dockerfile .dockerignore requirements.txt flyte ':(exclude,glob)**/__pycache__/**')
-if ! $force && [[ -n "$(git status --porcelain -- "${image_inputs[@]}")" ]]; then
-  git status --short -- "${image_inputs[@]}" >&2
-  die "uncommitted changes (above) would go into the image, so tag $version would not describe it; commit them, or pass -f to build anyway"
+if ! $force; then
+  changes="$(git status --porcelain -- "${image_inputs[@]}" 2>/dev/null)" \
+    || die "cannot check for uncommitted changes outside a git repository; pass -f to build anyway"
+  if [[ -n "$changes" ]]; then
+    git status --short -- "${image_inputs[@]}" >&2
+    die "uncommitted changes (above) would go into the image, so tag $version would not describe it; commit them, or pass -f to build anyway"
+  fi
 fi
-$push && [[ -z "$registry" ]] && die "-p pushes to a registry; pass one with -r REGISTRY"
+if $push; then
+  [[ -n "$registry" ]] || die "-p pushes to a registry; pass one with -r REGISTRY"
+  $in_sandbox && die "-p cannot push an image built inside the sandbox (-s); build locally to push"
+fi
 
 image="${registry:+$registry/}$app:$version"
 build_args=(--tag "$image" --build-arg "FLYTE_IMAGE=$image")
@@ -75,7 +82,7 @@ build_args=(--tag "$image" --build-arg "FLYTE_IMAGE=$image")
 if $in_sandbox; then
   command -v flytectl >/dev/null || die "flytectl is not installed; see https://docs.flyte.org/en/latest/flytectl/overview.html"
   echo "Building $image inside the Flyte sandbox"
-  # The sandbox mounts the source folder given to `flytectl demo start --source` at /root.
+  # The Docker-in-Docker sandbox mounts the folder given to `flytectl sandbox start --source` at /root.
   flytectl demo exec -- docker build /root "${build_args[@]}"
 else
   command -v docker >/dev/null || die "docker is not installed; install Docker Engine or Docker Desktop first"

@@ -135,11 +135,23 @@ def test_sandbox_mode_builds_inside_the_sandbox_docker(project, tools):
     ]
 
 
-def test_push_needs_a_registry(project, tools):
-    done = run(project, "-p", path=with_tools(tools))
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["-p"], "pass one with -r REGISTRY"), (["-p", "-s", "-r", "localhost:30000"], "build locally to push")],
+)
+def test_push_needs_a_registry_and_a_local_build(project, tools, flags, message):
+    done = run(project, *flags, path=with_tools(tools))
     assert done.returncode == 1
-    assert "-r REGISTRY" in done.stderr
+    assert message in done.stderr
     assert calls(tools) == []
+
+
+def test_outside_a_git_repository_a_version_and_force_are_needed(project, tools):
+    shutil.rmtree(project / ".git")
+    assert "pass -v VERSION" in run(project, path=with_tools(tools)).stderr
+    assert "pass -f" in run(project, "-v", "v1", path=with_tools(tools)).stderr
+    assert calls(tools) == []
+    assert run(project, "-v", "v1", "-f", path=with_tools(tools)).returncode == 0
 
 
 def test_clear_message_when_docker_is_not_running(project, tools):
