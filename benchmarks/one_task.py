@@ -17,13 +17,8 @@ from flyte.model import Hyperparameters
 from flyte.workflows import example
 
 SEED, TEST_SPLIT_RATIO = 7, 0.33
-# The name under which each step's outputs, in order, are kept for the later steps (= their input names).
-OUTPUT_NAMES = {
-    "split_traintest_dataset": ("train", "test"),
-    "fit": ("model",),
-    "predict": ("predictions",),
-    "score": ("accuracy",),
-}
+# Names under which a step's unnamed single output is kept for the later steps (= their input name).
+OUTPUT_ALIASES = {"fit": "model", "predict": "predictions"}
 
 
 def inputs(state: dict, names) -> dict:
@@ -34,15 +29,21 @@ def inputs(state: dict, names) -> dict:
         "hyperparameters": Hyperparameters,
         "model": lambda: FlyteFile(state["model"]),
     }
-    return {name: known[name]() if name in known else StructuredDataset(uri=state[name]) for name in names}
+    return {
+        name: known[name]() if name in known else state[name] if not isinstance(state[name], str)
+        or not state[name].startswith(("/", "file:", "s3:", "gs:")) else StructuredDataset(uri=state[name])
+        for name in names
+    }
 
 
 def stored(value):
+    if isinstance(value, (int, float, str, bool)):
+        return value
     if isinstance(value, StructuredDataset):
         return value.literal.uri if value.literal is not None else value.uri
     if isinstance(value, FlyteFile):
         return value.path
-    return value
+    return repr(value)
 
 
 def main(state_path: str, step: str) -> None:
@@ -51,9 +52,10 @@ def main(state_path: str, step: str) -> None:
     task = getattr(example, step)
     outputs = task(**inputs(state, task.python_interface.inputs))
     outputs = tuple(outputs) if isinstance(outputs, tuple) else (outputs,)
-    for name, value in zip(OUTPUT_NAMES[step], outputs):
+    names = [OUTPUT_ALIASES.get(step, name) if name == "o0" else name for name in task.python_interface.outputs]
+    for name, value in zip(names, outputs):
         state[name] = stored(value)
-    if step == "score":
+    if "accuracy" in state:
         print(f"accuracy={state['accuracy']}")
     limits = task.resources.limits if task.resources else None
     state.setdefault("limits", {})[step] = {
