@@ -11,9 +11,6 @@ from urllib.parse import urlparse
 from flytekit.core.cache import Cache, CachePolicy, VersionParameters
 from flytekit.core.local_cache import LocalTaskCache
 from flytekit.models.literals import Literal, LiteralMap
-from flytekit.types.file import FlyteFile
-
-from flyte.dataset import file_sha256
 
 PROJECT_ROOT = Path(__file__).parent
 # Libraries whose version can change a task's results; either XGBoost distribution may provide `xgboost`.
@@ -42,27 +39,6 @@ class ProjectSourcePolicy(CachePolicy):
 
 
 PROJECT_CACHE = Cache(policies=ProjectSourcePolicy())
-
-
-class DatasetUnavailableError(RuntimeError):
-    """The dataset could not be fetched; the message says how to pass a local copy instead."""
-
-
-def dataset_content_hash(dataset: FlyteFile | str | os.PathLike) -> str:
-    """Cache key of a dataset file: its content's SHA-256, so editing the CSV in place gives fresh results."""
-    if not isinstance(dataset, FlyteFile):
-        dataset = FlyteFile(os.fspath(dataset))
-    try:
-        local_path = dataset.download()
-    except Exception as error:  # flytekit wraps network, fsspec and auth errors alike
-        raise DatasetUnavailableError(
-            f"could not read the dataset {dataset.remote_source or dataset.path}: {error}\n"
-            "Without network access, pass a local copy: "
-            "pyflyte run flyte/workflows/example.py diabetes_xgboost_model --dataset path/to/pima-indians-diabetes.data.csv"
-        ) from error
-    if not os.path.isfile(local_path):
-        raise DatasetUnavailableError(f"{dataset.path}: no such file; pass an existing CSV with --dataset PATH")
-    return file_sha256(local_path)
 
 
 def _local_paths(literal: Literal):

@@ -5,14 +5,12 @@ A model file is a joblib pickle: loading one runs code from it, so load only mod
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import joblib
-import pandas as pd
 from xgboost import XGBClassifier
 
 from flyte.dataset import FEATURES
@@ -49,88 +47,9 @@ def installed_versions(libraries: tuple[str, ...] = MODEL_LIBRARIES) -> dict[str
     return versions
 
 
-def table_sha256(table: pd.DataFrame) -> str:
-    """SHA-256 of a table written as CSV with a header row and '\\n' line ends: the same rows give the same digest.
-
-    The bytes are exactly pandas' `table.to_csv(index=False, lineterminator="\\n")`, but for tables of int64 and
-    finite float64 columns (the training rows) they are formatted by pyarrow, about 3x faster than pandas' writer,
-    in blocks of rows on all cores (pyarrow releases the GIL), and the CSV text is never held whole: at millions of
-    rows this digest was most of fit's overhead.
-    """
-    digest = hashlib.sha256()
-    if not _arrow_formats_like_pandas(table):
-        digest.update(table.to_csv(index=False, lineterminator="\n").encode())
-        return digest.hexdigest()
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    digest.update((",".join(table.columns) + "\n").encode())
-    starts = list(range(0, len(table), _DIGEST_BLOCK_ROWS))
-    workers = max(1, min(os.cpu_count() or 1, len(starts)))
-    with ThreadPoolExecutor(workers) as pool:
-        for window in range(0, len(starts), workers):  # a few blocks at a time, digested in order
-            for text in pool.map(lambda start: _csv_block(table, start), starts[window : window + workers]):
-                digest.update(text)
-    return digest.hexdigest()
-
-
-_DIGEST_BLOCK_ROWS = 500_000
-
-
-def _csv_block(table: pd.DataFrame, start: int):
-    """The CSV text (no header) of _DIGEST_BLOCK_ROWS rows of `table` from row `start`, as a pyarrow buffer."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    block = table.iloc[start : start + _DIGEST_BLOCK_ROWS]
-    texts = pa.table({str(name): _csv_cells(block[name].to_numpy()) for name in block.columns})
-    buffer = pa.BufferOutputStream()
-    pacsv.write_csv(texts, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    return buffer.getvalue()
-
-
-def _arrow_formats_like_pandas(table: pd.DataFrame) -> bool:
-    """Plain string column names, int64 columns and finite float64 columns: what _csv_cells reproduces exactly."""
-    import numpy as np
-
-    if len(table) == 0 or not all(isinstance(name, str) and name.isidentifier() for name in table.columns):
-        return False
-    for _, column in table.items():
-        if column.dtype == np.int64:
-            continue
-        if column.dtype != np.float64 or not np.isfinite(column.to_numpy()).all():
-            return False
-    return True
-
-
-def _csv_cells(values):
-    """Each value as pandas writes it to CSV: str(int), or repr(float) (shortest round-trip digits)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    cells = pc.cast(pa.array(values), pa.string())
-    if values.dtype == np.int64:
-        return cells
-    # pyarrow prints the same shortest digits as repr, but "2" for 2.0, and its own choice of exponent or fixed
-    # layout: add repr's ".0" to whole numbers in fixed layout, and take repr itself for every value that either
-    # side prints with an exponent (repr: below 1e-4 and from 1e16 on), which is rare in real data.
-    magnitude = np.abs(values)
-    exponent = pc.match_substring(cells, "e").to_numpy(zero_copy_only=False)
-    unusual = exponent | ((magnitude != 0) & ((magnitude < 1e-4) | (magnitude >= 1e16)))
-    whole = (values == np.floor(values)) & ~unusual
-    cells = pc.if_else(pa.array(whole), pc.binary_join_element_wise(cells, ".0", ""), cells)
-    unusual = np.flatnonzero(unusual)
-    if len(unusual):
-        cells = cells.to_numpy(zero_copy_only=False).astype(object)
-        cells[unusual] = [repr(float(value)) for value in values[unusual]]
-        cells = pa.array(cells, pa.string())
-    return cells
-
-
-def save_model(classifier: XGBClassifier, train: pd.DataFrame, path: str | Path) -> SavedModel:
-    """Write the classifier with its feature order, library versions and the SHA-256 of its training rows."""
-    saved = SavedModel(classifier, FEATURES, installed_versions(), table_sha256(train))
+def save_model(classifier: XGBClassifier, training_data_sha256: str, path: str | Path) -> SavedModel:
+    """Write the classifier with its feature order, library versions and the SHA-256 of the CSV it was trained on."""
+    saved = SavedModel(classifier, FEATURES, installed_versions(), training_data_sha256)
     joblib.dump(
         {
             "format": MODEL_FILE_FORMAT,

@@ -5,7 +5,8 @@ import shutil
 
 from flytekit.types.file import FlyteFile
 
-from flyte.caching import PROJECT_ROOT, dataset_content_hash, project_digest
+from flyte.caching import PROJECT_ROOT, project_digest
+from flyte.dataset_file import dataset_cache_key
 from flyte.workflows import example
 from tests.conftest import synthetic_rows, write_csv
 
@@ -39,9 +40,16 @@ def test_every_task_declares_cpu_and_memory_requests_and_limits():
 
 def test_dataset_cache_key_is_the_content_hash(tmp_path):
     csv = write_csv(tmp_path / "a.csv", synthetic_rows(10))
-    key = dataset_content_hash(FlyteFile(str(csv)))
-    assert key == hashlib.sha256(csv.read_bytes()).hexdigest() == dataset_content_hash(str(csv))
+    key = dataset_cache_key(FlyteFile(str(csv)))
+    assert key == hashlib.sha256(csv.read_bytes()).hexdigest() == dataset_cache_key(str(csv))
     moved = shutil.copy(csv, tmp_path / "b.csv")
-    assert dataset_content_hash(FlyteFile(str(moved))) == key
+    assert dataset_cache_key(FlyteFile(str(moved))) == key
     write_csv(csv, synthetic_rows(10, seed=1))
-    assert dataset_content_hash(FlyteFile(str(csv))) != key
+    assert dataset_cache_key(FlyteFile(str(csv))) != key
+
+
+def test_remote_datasets_are_keyed_by_uri_without_downloading():
+    unreachable = "http://127.0.0.1:9/pima.csv"
+    key = dataset_cache_key(FlyteFile(unreachable))
+    assert key == "uri-sha256:" + hashlib.sha256(unreachable.encode()).hexdigest()
+    assert dataset_cache_key(FlyteFile("s3://bucket/other.csv")) != key

@@ -1,5 +1,6 @@
 """The tasks called directly and the workflow run in-process, on the real file and on synthetic data."""
 
+import hashlib
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,7 @@ from xgboost import XGBClassifier
 
 from flyte.dataset import COLUMNS, FEATURES, LABEL
 from flyte.model import Hyperparameters
+from flyte.model_file import load_model
 from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
 from tests.conftest import synthetic_rows, write_csv
 from tests.reference import plain_accuracy
@@ -20,25 +22,31 @@ from tests.reference import plain_accuracy
 
 def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
     """Call the four tasks one after the other; return the predictions and the accuracy."""
-    train, test = split_traintest_dataset(dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed)
-    model = fit(train=train, hyperparameters=Hyperparameters(), seed=seed)
+    train, test, dataset_sha256 = split_traintest_dataset(dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed)
+    model = fit(train=train, hyperparameters=Hyperparameters(), seed=seed, dataset_sha256=dataset_sha256)
     predictions = predict(test=test, model=model)
-    return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions)
+    return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions, model=model).accuracy
 
 
 def test_workflow_reproduces_the_plain_libraries_on_the_real_file(real_dataset):
     result = diabetes_xgboost_model(dataset=FlyteFile(str(real_dataset)))
     assert result.accuracy == plain_accuracy(real_dataset)
-    assert Path(result.model.path).is_file()
+    saved = load_model(result.model.download())
+    assert saved.training_data_sha256 == hashlib.sha256(real_dataset.read_bytes()).hexdigest()
 
 
 def test_tasks_called_directly(synthetic_csv):
-    train, test = split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3)
+    train, test, dataset_sha256 = split_traintest_dataset(
+        dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3
+    )
+    assert dataset_sha256 == hashlib.sha256(synthetic_csv.read_bytes()).hexdigest()
     train_frame, test_frame = train.open(pd.DataFrame).all(), test.open(pd.DataFrame).all()
     assert (len(train_frame), len(test_frame)) == (150, 50)
     assert list(train_frame.columns) == list(COLUMNS) == list(test_frame.columns)
 
-    model_file = fit(train=StructuredDataset(dataframe=train_frame), hyperparameters=Hyperparameters(), seed=3)
+    model_file = fit(
+        train=StructuredDataset(dataframe=train_frame), hyperparameters=Hyperparameters(), seed=3, dataset_sha256="ab" * 32
+    )
     model_path = Path(model_file.download())
     assert model_path.name == "model.joblib.dat" and model_path.parent != Path.cwd()
     classifier = XGBClassifier(**asdict(Hyperparameters()), random_state=3).fit(
@@ -50,7 +58,9 @@ def test_tasks_called_directly(synthetic_csv):
     assert predictions["predicted"].tolist() == classifier.predict(test_frame[list(FEATURES)]).tolist()
 
     expected = (predictions["predicted"] == test_frame[LABEL]).mean()
-    accuracy = score(test=StructuredDataset(dataframe=test_frame), predictions=StructuredDataset(dataframe=predictions))
+    accuracy = score(
+        test=StructuredDataset(dataframe=test_frame), predictions=StructuredDataset(dataframe=predictions), model=model_file
+    ).accuracy
     assert accuracy == pytest.approx(expected)
     assert accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
 

@@ -6,11 +6,12 @@ Each task is a thin typed wrapper around a plain function of `flyte.dataset` or 
 from typing import Annotated, NamedTuple
 
 import pandas as pd
-from flytekit import Deck, HashMethod, Resources, StructuredDataset, current_context, kwtypes, task, workflow
+from flytekit import Deck, Resources, StructuredDataset, current_context, kwtypes, task, workflow
 from flytekit.types.file import FlyteFile
 
-from flyte.caching import PROJECT_CACHE, dataset_content_hash, recompute_cache_hits_with_missing_outputs
-from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, load_and_split_table
+from flyte.caching import PROJECT_CACHE, recompute_cache_hits_with_missing_outputs
+from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, file_sha256, load_and_split_table
+from flyte.dataset_file import DatasetFile, fetch_dataset
 from flyte.evaluation import Metrics, evaluate
 from flyte.model import Hyperparameters, feature_importances, predict as predict_patients, train_model
 from flyte.model_file import load_model, save_model
@@ -18,8 +19,6 @@ from flyte.report import evaluation_report_html
 
 recompute_cache_hits_with_missing_outputs()
 
-# A CSV file whose cache key is its content's SHA-256, not its path.
-DatasetFile = Annotated[FlyteFile, HashMethod(dataset_content_hash)]
 Patients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
 Labels = Annotated[StructuredDataset, kwtypes(**{LABEL: int})]
 Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=float)]
@@ -29,6 +28,7 @@ ModelFile = FlyteFile[Annotated[str, "joblib"]]
 class SplitDataset(NamedTuple):
     train: Patients
     test: Patients
+    dataset_sha256: str
 
 
 class Evaluation(NamedTuple):
@@ -46,17 +46,16 @@ class TrainedModel(NamedTuple):
 def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV and shuffle-split it into training and test rows."""
     # pyarrow end to end (parse on all cores, take rows, write parquet), the data set held about once in memory.
-    path, source = dataset.download(), dataset.remote_source or dataset.path
+    path, source = fetch_dataset(dataset), dataset.remote_source or dataset.path
     train, test = load_and_split_table(path, test_split_ratio, seed, source=source)
-    return SplitDataset(train=StructuredDataset(dataframe=train), test=StructuredDataset(dataframe=test))
+    return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
-def fit(train: Patients, hyperparameters: Hyperparameters, seed: int) -> ModelFile:
-    """Train the classifier and save it, with its features, library versions and data digest, as a joblib file."""
-    rows = train.open(pd.DataFrame).all()
+def fit(train: Patients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
+    """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
     model_path = f"{current_context().working_directory}/model.joblib.dat"
-    save_model(train_model(rows, hyperparameters, seed), rows, model_path)
+    save_model(train_model(train.open(pd.DataFrame).all(), hyperparameters, seed), dataset_sha256, model_path)
     return ModelFile(path=model_path)
 
 
@@ -92,8 +91,8 @@ def diabetes_xgboost_model(
     hyperparameters: Hyperparameters = Hyperparameters(),
 ) -> TrainedModel:
     """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""
-    train, test = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
-    model = fit(train=train, hyperparameters=hyperparameters, seed=seed)
+    train, test, dataset_sha256 = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
+    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
     predictions = predict(test=test, model=model)
     accuracy, metrics = score(test=test, predictions=predictions, model=model)
     return TrainedModel(model=model, accuracy=accuracy, metrics=metrics)

@@ -16,7 +16,8 @@ from flyte.evaluation import Metrics
 from flyte.model import Hyperparameters
 from flyte.report import cross_validation_html
 from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
-from flyte.workflows.example import DatasetFile, ModelFile, Patients, fit, predict, score, split_traintest_dataset
+from flyte.dataset_file import DatasetFile
+from flyte.workflows.example import ModelFile, Patients, fit, predict, score, split_traintest_dataset
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
 PARALLEL_GRID_POINTS = 8
@@ -66,13 +67,13 @@ def diabetes_xgboost_tuning(
     folds: int = 5,
 ) -> TunedModel:
     """Pick XGBoost settings by cross-validated ROC AUC on the training split, then train and evaluate with them."""
-    train, test = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
+    train, test, dataset_sha256 = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
     cross_validate_each = map_task(
         partial(cross_validate_grid_point, train=train, folds=folds, seed=seed), concurrency=PARALLEL_GRID_POINTS
     )
     scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
     hyperparameters = choose_hyperparameters(scores=scores)
-    model = fit(train=train, hyperparameters=hyperparameters, seed=seed)
+    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
     predictions = predict(test=test, model=model)
     accuracy, metrics = score(test=test, predictions=predictions, model=model)
     return TunedModel(model, accuracy, metrics, hyperparameters, scores)
