@@ -1,4 +1,4 @@
-"""The dataset input as a Flyte file: a cache key that follows its content, and a download that explains failures."""
+"""Input files as Flyte files: a cache key that follows their content, and a dataset download that explains failures."""
 
 from __future__ import annotations
 
@@ -39,16 +39,17 @@ def fetch_dataset(dataset: FlyteFile) -> str:
     return local_path
 
 
-def dataset_cache_key(dataset: FlyteFile | str | os.PathLike) -> str:
-    """A local file's content SHA-256, so editing the CSV in place gives fresh results; a remote file's URI.
+def file_cache_key(file: FlyteFile | str | os.PathLike) -> str:
+    """A local file's content SHA-256, so editing a CSV or model in place gives fresh results; a remote file's URI.
 
     Remote files are keyed by URI because the key is also computed when a workflow is packaged, with no network.
     """
-    dataset = _as_flyte_file(dataset)
-    if not is_local(dataset):
-        return "uri-sha256:" + hashlib.sha256(os.fspath(dataset.path).encode()).hexdigest()
-    return file_sha256(fetch_dataset(dataset)) if os.path.isfile(dataset.path) else "missing:" + os.fspath(dataset.path)
+    file = _as_flyte_file(file)
+    path = os.fspath(file.path)
+    if not is_local(file):
+        return "uri-sha256:" + hashlib.sha256(path.encode()).hexdigest()
+    return file_sha256(path) if os.path.isfile(path) else "missing:" + path
 
 
 # A CSV file whose cache key is its content (local files) or its URI (remote files), never a temp path.
-DatasetFile = Annotated[FlyteFile, HashMethod(dataset_cache_key)]
+DatasetFile = Annotated[FlyteFile, HashMethod(file_cache_key)]

@@ -10,6 +10,7 @@ from flyte.dataset import FEATURE_TYPES, load_dataset
 from flyte.model import predict
 from flyte.model_file import load_model
 
+
 def predict_patients_file(
     model_path: str | Path,
     patients_path: str | Path,

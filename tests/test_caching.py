@@ -6,7 +6,7 @@ import shutil
 from flytekit.types.file import FlyteFile
 
 from flyte.caching import PROJECT_ROOT, project_digest
-from flyte.dataset_file import dataset_cache_key
+from flyte.dataset_file import file_cache_key
 from flyte.workflows import example
 from tests.conftest import synthetic_rows, write_csv
 
@@ -38,18 +38,18 @@ def test_every_task_declares_cpu_and_memory_requests_and_limits():
             assert resources.cpu and resources.mem, task.name
 
 
-def test_dataset_cache_key_is_the_content_hash(tmp_path):
+def test_file_cache_key_is_the_content_hash(tmp_path):
     csv = write_csv(tmp_path / "a.csv", synthetic_rows(10))
-    key = dataset_cache_key(FlyteFile(str(csv)))
-    assert key == hashlib.sha256(csv.read_bytes()).hexdigest() == dataset_cache_key(str(csv))
+    key = file_cache_key(FlyteFile(str(csv)))
+    assert key == hashlib.sha256(csv.read_bytes()).hexdigest() == file_cache_key(str(csv))
     moved = shutil.copy(csv, tmp_path / "b.csv")
-    assert dataset_cache_key(FlyteFile(str(moved))) == key
+    assert file_cache_key(FlyteFile(str(moved))) == key
     write_csv(csv, synthetic_rows(10, seed=1))
-    assert dataset_cache_key(FlyteFile(str(csv))) != key
+    assert file_cache_key(FlyteFile(str(csv))) != key
 
 
 def test_remote_datasets_are_keyed_by_uri_without_downloading():
     unreachable = "http://127.0.0.1:9/pima.csv"
-    key = dataset_cache_key(FlyteFile(unreachable))
+    key = file_cache_key(FlyteFile(unreachable))
     assert key == "uri-sha256:" + hashlib.sha256(unreachable.encode()).hexdigest()
-    assert dataset_cache_key(FlyteFile("s3://bucket/other.csv")) != key
+    assert file_cache_key(FlyteFile("s3://bucket/other.csv")) != key

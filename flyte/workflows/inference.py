@@ -6,18 +6,14 @@ from flytekit import HashMethod, Resources, StructuredDataset, current_context, 
 from flytekit.types.file import FlyteFile
 
 from flyte.caching import PROJECT_CACHE
-from flyte.dataset import FEATURE_TYPES, file_sha256
+from flyte.dataset import FEATURE_TYPES
+from flyte.dataset_file import file_cache_key
 from flyte.inference import predict_patients_file
 from flyte.workflows.example import ModelFile
 
 
-def content_hash(file: FlyteFile) -> str:
-    """Cache key of an input file: its content's SHA-256, so replacing the file at the same path gives fresh results."""
-    return file_sha256(file.download())
-
-
-ModelToScoreWith = Annotated[ModelFile, HashMethod(content_hash)]
-PatientsFile = Annotated[FlyteFile[Annotated[str, "csv"]], HashMethod(content_hash)]
+ModelToScoreWith = Annotated[ModelFile, HashMethod(file_cache_key)]
+PatientsFile = Annotated[FlyteFile[Annotated[str, "csv"]], HashMethod(file_cache_key)]
 PatientPredictions = Annotated[StructuredDataset, kwtypes(**FEATURE_TYPES, predicted=int, probability=float)]
 
 
