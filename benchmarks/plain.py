@@ -4,7 +4,12 @@ Same libraries and settings as the workflow: pyarrow's multi-threaded CSV parser
 (as a numpy permutation), XGBoost's sklearn API with the histogram method on all cores, the same hyperparameters
 and seed; it predicts the class and probability of every test row, as the workflow does. Prints the accuracy.
 
-    python benchmarks/plain.py DATA.csv [--test-split-ratio 0.33] [--seed 7]
+    python benchmarks/plain.py DATA.csv [--test-split-ratio 0.33] [--seed 7] [--same-work]
+
+With --same-work it also does what the workflow's steps do beyond the model and its accuracy, with the project's
+Flyte-free functions: save the model with the data set's SHA-256 (flyte.dataset.file_sha256,
+flyte.model_file.save_model), compute the evaluation metrics (flyte.evaluation) and render the evaluation report
+(flyte.report) to an HTML file.
 """
 
 import argparse
@@ -25,6 +30,7 @@ def main() -> None:
     parser.add_argument("dataset")
     parser.add_argument("--test-split-ratio", type=float, default=0.33)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--same-work", action="store_true", help="also save the model, evaluate and render the report")
     args = parser.parse_args()
 
     columns = FEATURES + [LABEL]
@@ -47,10 +53,34 @@ def main() -> None:
     )
     model.fit(train[FEATURES], train[LABEL])
 
+    # Class and probability of every test row, in one pass (for binary:logistic, predict() is proba > 0.5).
     probability = model.predict_proba(test[FEATURES])[:, 1]
-    predicted = model.predict(test[FEATURES])
+    predicted = (probability > 0.5).astype("int64")
     print(f"accuracy={float((predicted == test[LABEL].to_numpy()).mean())}")
-    assert len(probability) == len(predicted)
+    if args.same_work:
+        same_work(args.dataset, model, test[LABEL].reset_index(drop=True), predicted, probability)
+
+
+def same_work(dataset, model, labels, predicted, probability) -> None:
+    """The fit step's model file and the score step's metrics and report, without Flyte."""
+    import tempfile
+
+    import pandas as pd
+
+    from flyte.dataset import file_sha256
+    from flyte.evaluation import evaluate
+    from flyte.model import feature_importances
+    from flyte.model_file import save_model
+    from flyte.report import evaluation_report_html
+
+    with tempfile.TemporaryDirectory() as folder:
+        save_model(model, file_sha256(dataset), f"{folder}/model.joblib.dat")
+        predicted, probability = pd.Series(predicted), pd.Series(probability.astype("float64"))
+        metrics = evaluate(labels, predicted, probability)
+        report = evaluation_report_html(metrics, labels, probability, feature_importances(model))
+        with open(f"{folder}/evaluation.html", "w") as stream:
+            stream.write(report)
+    print(f"metrics accuracy={metrics.accuracy}")
 
 
 if __name__ == "__main__":
