@@ -60,10 +60,15 @@ class Measure:
     seconds: list[float] = field(default_factory=list)
     peak_mib: list[float] = field(default_factory=list)
     accuracy: set[str] = field(default_factory=set)
+    load: list[float] = field(default_factory=list)
 
     @property
     def wall(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
 
     @property
     def peak(self) -> float:
@@ -116,6 +121,7 @@ def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[d
             if variant == "workflow cached" and "cache" not in text.lower() and seconds > measures["workflow cold"].seconds[-1]:
                 print(f"warning: the cached rerun took longer than the cold run ({seconds:.1f}s)", file=sys.stderr)
             measures[variant].seconds.append(seconds)
+            measures[variant].load.append(os.getloadavg()[0])
             measures[variant].peak_mib.append(peak)
             measures[variant].accuracy.add(accuracy_of(text, command))
             print(f"  {rows:>10,} rows  round {round_ + 1}/{repeats}  {variant:<16} {seconds:7.2f} s  {peak:7.0f} MiB",
@@ -149,16 +155,20 @@ def table(rows: int, measures: dict[str, Measure], tasks: list[dict], repeats: i
     lines = [
         f"#### {rows:,} rows ({repeats} run{'s' if repeats > 1 else ''} of each, medians)",
         "",
-        "| variant | wall time | / plain | / plain, same work | / tutorial | peak RSS | / plain | accuracy |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| variant | wall time | / plain | / plain, same work | / tutorial | fastest run | peak RSS | / plain | accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for variant in VARIANTS:
         measure = measures[variant]
         lines.append(
             f"| {variant} | {measure.wall:.2f} s | {measure.wall / plain.wall:.2f}x | {measure.wall / same.wall:.2f}x | "
-            f"{measure.wall / tutorial.wall:.2f}x | {measure.peak:.0f} MiB | {measure.peak / plain.peak:.2f}x | "
+            f"{measure.wall / tutorial.wall:.2f}x | {measure.best:.2f} s | {measure.peak:.0f} MiB | "
+            f"{measure.peak / plain.peak:.2f}x | "
             f"{', '.join(sorted(measure.accuracy))} |"
         )
+    loads = [load for measure in measures.values() for load in measure.load]
+    lines += ["", f"1-minute load average at the end of the runs: median {statistics.median(loads):.1f}, "
+              f"max {max(loads):.1f} ({os.cpu_count()} CPUs)."]
     lines += ["", "| task, alone in a fresh process | wall time | peak RSS | declared memory limit |", "|---|---:|---:|---:|"]
     for task in tasks:
         lines.append(f"| {task['task']} | {task['seconds']:.2f} s | {task['peak_mib']:.0f} MiB | {task['mem_limit'] or 'none'} |")
