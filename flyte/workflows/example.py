@@ -51,7 +51,7 @@ def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed:
     return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
 
 
-# Memory limits hold 10M-row data sets with room to spare (measured peaks, docs/performance.md: split 1.2 GiB,
+# Memory limits hold 10M-row data sets with room to spare (measured peaks, README.md, Performance: split 1.2 GiB,
 # fit 1.7 GiB, predict 1.0 GiB, score 0.8 GiB); XGBoost trains on as many threads as the CPU limit allows.
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")))
 def fit(train: Patients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
