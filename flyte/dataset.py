@@ -147,6 +147,8 @@ def _first_invalid_value(table: pa.Table, columns: dict[str, type]) -> _Problem 
     found: list[_Problem] = []
     for name, kind in columns.items():
         values = table.column(name)
+        if _clearly_valid(values, kind, is_label=name == LABEL):
+            continue
         expected = "0 or 1" if name == LABEL else _EXPECTED_VALUE[kind]
         checks = [(pc.is_null(values), "empty value")]
         if kind is float:
@@ -159,6 +161,17 @@ def _first_invalid_value(table: pa.Table, columns: dict[str, type]) -> _Problem 
             if index is not None:
                 found.append(_Problem(index, name, problem.format(value=values[index].as_py()), expected))
     return min(found, key=lambda problem: problem.record, default=None)
+
+
+def _clearly_valid(values: pa.ChunkedArray, kind: type, is_label: bool) -> bool:
+    """True when one min/max pass shows that none of the checks below can fail (the usual case): no null, no
+    NaN, min >= 0, max finite, and for an integer label max <= 1. Saves the per-row masks: 1 s at 10M rows."""
+    if values.null_count or len(values) == 0 or (is_label and kind is not int):
+        return False
+    low, high = (bound.as_py() for bound in pc.min_max(values).values())
+    if low is None or low < 0 or not math.isfinite(high) or (is_label and high > 1):
+        return False
+    return kind is not float or not pc.any(pc.is_nan(values)).as_py()
 
 
 def _first_true(mask: pa.ChunkedArray) -> int | None:
