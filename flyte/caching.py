@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,9 +11,11 @@ from flytekit.core.cache import Cache, CachePolicy, VersionParameters
 from flytekit.core.local_cache import LocalTaskCache
 from flytekit.models.literals import Literal, LiteralMap
 
+from flyte.versions import installed_versions
+
 PROJECT_ROOT = Path(__file__).parent
-# Libraries whose version can change a task's results; either XGBoost distribution may provide `xgboost`.
-RESULT_LIBRARIES = ("xgboost", "xgboost-cpu", "scikit-learn", "pandas", "numpy", "pyarrow", "flytekit")
+# Libraries whose version can change a task's results or its deck.
+RESULT_LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "matplotlib", "joblib", "flytekit")
 
 
 def project_digest(root: Path = PROJECT_ROOT) -> str:
@@ -23,11 +24,8 @@ def project_digest(root: Path = PROJECT_ROOT) -> str:
     for source in sorted(root.rglob("*.py")):
         digest.update(source.relative_to(root).as_posix().encode())
         digest.update(source.read_bytes().replace(b"\r\n", b"\n"))
-    for library in RESULT_LIBRARIES:
-        try:
-            digest.update(f"{library}=={metadata.version(library)}".encode())
-        except metadata.PackageNotFoundError:
-            continue
+    for library, version in installed_versions(RESULT_LIBRARIES).items():
+        digest.update(f"{library}=={version}".encode())
     return digest.hexdigest()
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import joblib
 from xgboost import XGBClassifier
 
 from flyte.dataset import FEATURES
+from flyte.versions import installed_versions
 
 MODEL_FILE_FORMAT = "pima-diabetes-xgboost/1"
 # Libraries whose version decides whether a pickled classifier loads and predicts the same.
@@ -34,22 +34,9 @@ class SavedModel:
     training_data_sha256: str
 
 
-def installed_versions(libraries: tuple[str, ...] = MODEL_LIBRARIES) -> dict[str, str]:
-    """Installed version of each library, by its import name (either XGBoost distribution counts as xgboost)."""
-    versions = {}
-    for library in libraries:
-        for distribution in (library, f"{library}-cpu"):
-            try:
-                versions[library] = metadata.version(distribution)
-                break
-            except metadata.PackageNotFoundError:
-                continue
-    return versions
-
-
 def save_model(classifier: XGBClassifier, training_data_sha256: str, path: str | Path) -> SavedModel:
     """Write the classifier with its feature order, library versions and the SHA-256 of the CSV it was trained on."""
-    saved = SavedModel(classifier, FEATURES, installed_versions(), training_data_sha256)
+    saved = SavedModel(classifier, FEATURES, installed_versions(MODEL_LIBRARIES), training_data_sha256)
     joblib.dump(
         {
             "format": MODEL_FILE_FORMAT,

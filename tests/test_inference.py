@@ -15,7 +15,8 @@ from xgboost import XGBClassifier
 from flyte.dataset import FEATURES, LABEL, InvalidDatasetError
 from flyte.inference import predict_patients_file
 from flyte.model import Hyperparameters, train_model
-from flyte.model_file import IncompatibleModelError, installed_versions, load_model, save_model
+from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
+from flyte.versions import installed_versions
 from flyte.predict import main as predict_main
 from tests.conftest import synthetic_rows, write_csv
 
@@ -80,11 +81,11 @@ def test_files_that_are_not_model_files_are_refused(tmp_path, training_rows, pat
 
 def test_a_model_from_other_library_versions_loads_with_a_warning(model_file):
     content = joblib.load(model_file)
-    content["library_versions"] = {**installed_versions(), "xgboost": "0.1"}
+    content["library_versions"] = {**installed_versions(MODEL_LIBRARIES), "xgboost": "0.1"}
     joblib.dump(content, model_file)
     with pytest.warns(UserWarning, match=r"trained with xgboost 0.1 \(now .*\); predictions may differ"):
         load_model(model_file)
-    content["library_versions"] = installed_versions()
+    content["library_versions"] = installed_versions(MODEL_LIBRARIES)
     joblib.dump(content, model_file)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
