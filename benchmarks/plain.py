@@ -68,7 +68,7 @@ def same_work(dataset, model, labels, predicted, probability) -> None:
     import pandas as pd
 
     from flyte.dataset import file_sha256
-    from flyte.evaluation import evaluate
+    from flyte.evaluation import evaluate_with_curves
     from flyte.model import feature_importances
     from flyte.model_file import save_model
     from flyte.report import evaluation_report_html
@@ -76,8 +76,8 @@ def same_work(dataset, model, labels, predicted, probability) -> None:
     with tempfile.TemporaryDirectory() as folder:
         save_model(model, file_sha256(dataset), f"{folder}/model.joblib.dat")
         predicted, probability = pd.Series(predicted), pd.Series(probability.astype("float64"))
-        metrics = evaluate(labels, predicted, probability)
-        report = evaluation_report_html(metrics, labels, probability, feature_importances(model))
+        metrics, curves = evaluate_with_curves(labels, predicted, probability)
+        report = evaluation_report_html(metrics, curves, feature_importances(model))
         with open(f"{folder}/evaluation.html", "w") as stream:
             stream.write(report)
     print(f"metrics accuracy={metrics.accuracy}")

@@ -1,6 +1,8 @@
 """Measure a classifier on labelled test rows beyond accuracy; no Flyte here.
 
-scikit-learn's metrics are imported inside the functions that use them, so that importing this module stays cheap.
+Every metric and both curves come from one sort of the probabilities, with numpy only, and equal scikit-learn's
+values (tests/test_evaluation.py compares them): at 3.3M test rows scikit-learn's separate calls sorted and validated
+the same columns about ten times.
 """
 
 from __future__ import annotations
@@ -32,36 +34,101 @@ class Metrics:
     true_positives: int
 
 
+@dataclass
+class Curves:
+    """The ROC and precision-recall curves, the points of scikit-learn's roc_curve and
+    precision_recall_curve(drop_intermediate=True) in their order."""
+
+    false_positive_rate: np.ndarray
+    true_positive_rate: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+
+
 def evaluate(labels: pd.Series, predicted: pd.Series, probability: pd.Series) -> Metrics:
     """Metrics of predicted classes (0/1) and probabilities of class 1 against true 0/1 labels.
 
     Both classes must be present in `labels`: ROC AUC is undefined otherwise.
     """
-    from sklearn import metrics
+    return evaluate_with_curves(labels, predicted, probability)[0]
 
+
+def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: pd.Series) -> tuple[Metrics, Curves]:
+    """The metrics of `evaluate` and the curves to draw them, from one sort of the probabilities."""
     labels, predicted, probability = (np.asarray(values) for values in (labels, predicted, probability))
     if not len(labels) == len(predicted) == len(probability):
         raise ValueError(
             f"{len(labels)} labels, {len(predicted)} predicted classes and {len(probability)} probabilities; "
             "expected one of each per test row"
         )
-    if sorted(set(labels.tolist())) != [0, 1]:
+    if not (labels.min(initial=1) == 0 and labels.max(initial=0) == 1 and np.isin(labels, (0, 1)).all()):
         raise ValueError(f"the test labels hold only {sorted(set(labels.tolist()))}; ROC AUC needs both 0 and 1")
-    (true_negatives, false_positives), (false_negatives, true_positives) = metrics.confusion_matrix(
-        labels, predicted, labels=[0, 1]
-    )
-    return Metrics(
+    false_positives, true_positives = positives_at_thresholds(labels, probability)
+    false_positive_rate, true_positive_rate = roc_curve(false_positives, true_positives)
+    precision, recall = precision_recall_curve(false_positives, true_positives)
+    true_negatives, false_positive_rows, false_negatives, true_positive_rows = np.bincount(
+        2 * labels.astype(np.intp) + predicted.astype(np.intp), minlength=4
+    ).tolist()
+    metrics = Metrics(
         accuracy=accuracy(pd.Series(labels), pd.Series(predicted)),
-        roc_auc=float(metrics.roc_auc_score(labels, probability)),
-        precision=float(metrics.precision_score(labels, predicted, zero_division=0.0)),
-        recall=float(metrics.recall_score(labels, predicted, zero_division=0.0)),
-        f1=float(metrics.f1_score(labels, predicted, zero_division=0.0)),
-        log_loss=float(metrics.log_loss(labels, probability, labels=[0, 1])),
+        roc_auc=float(np.trapezoid(true_positive_rate, false_positive_rate)),
+        precision=_ratio(true_positive_rows, true_positive_rows + false_positive_rows),
+        recall=_ratio(true_positive_rows, true_positive_rows + false_negatives),
+        f1=_ratio(2 * true_positive_rows, 2 * true_positive_rows + false_positive_rows + false_negatives),
+        log_loss=log_loss(labels, probability),
         test_rows=len(labels),
-        diabetic_rows=int(labels.sum()),
-        non_diabetic_rows=int(len(labels) - labels.sum()),
-        true_negatives=int(true_negatives),
-        false_positives=int(false_positives),
-        false_negatives=int(false_negatives),
-        true_positives=int(true_positives),
+        diabetic_rows=int(true_positives[-1]),
+        non_diabetic_rows=int(false_positives[-1]),
+        true_negatives=true_negatives,
+        false_positives=false_positive_rows,
+        false_negatives=false_negatives,
+        true_positives=true_positive_rows,
     )
+    return metrics, Curves(false_positive_rate, true_positive_rate, precision, recall)
+
+
+def positives_at_thresholds(labels: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positives (float64 counts) when predicting 1 at or above each distinct probability, highest
+    first, as scikit-learn's _binary_clf_curve; the evaluation's one sort."""
+    # Unstable (4x faster than a stable sort at 3.3M rows): the order within a tie cannot change the counts at its end.
+    order = np.argsort(probability)[::-1]
+    ends = np.append(np.flatnonzero(np.diff(probability[order])), len(order) - 1)
+    true_positives = np.cumsum(labels[order], dtype=np.float64)[ends]
+    return 1 + ends - true_positives, true_positives
+
+
+def roc_curve(false_positives: np.ndarray, true_positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive rates from (0, 0) up, collinear points dropped as roc_curve(drop_intermediate=True)."""
+    if len(false_positives) > 2:
+        bends = (np.diff(false_positives, 2) != 0) | (np.diff(true_positives, 2) != 0)
+        kept = np.concatenate(([True], bends, [True]))
+        false_positives, true_positives = false_positives[kept], true_positives[kept]
+    false_positives, true_positives = np.append(0.0, false_positives), np.append(0.0, true_positives)
+    return false_positives / false_positives[-1], true_positives / true_positives[-1]
+
+
+def precision_recall_curve(false_positives: np.ndarray, true_positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall by falling recall, ending at (recall 0, precision 1), as
+    precision_recall_curve(drop_intermediate=True): of each run of equal true positives only its ends are kept."""
+    if len(true_positives) > 2:
+        changes = (np.diff(true_positives[:-1]) != 0) | (np.diff(true_positives[1:]) != 0)
+        kept = np.concatenate(([True], changes, [True]))
+        false_positives, true_positives = false_positives[kept], true_positives[kept]
+    precision = true_positives / (true_positives + false_positives)
+    recall = true_positives / true_positives[-1]
+    return np.append(precision[::-1], 1.0), np.append(recall[::-1], 0.0)
+
+
+def log_loss(labels: np.ndarray, probability: np.ndarray) -> float:
+    """Mean negative log-likelihood of the labels, as scikit-learn 1.9's log_loss: in the probabilities' float type
+    (float64 for any other), clipped to [eps, 1 - eps] of that type."""
+    if probability.dtype not in (np.float16, np.float32, np.float64):
+        probability = probability.astype(np.float64)
+    eps = np.finfo(probability.dtype).eps
+    likelihood = np.where(labels == 1, probability, 1 - probability)
+    return float(-np.mean(np.log(np.clip(likelihood, eps, 1 - eps))))
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    """numerator / denominator, and 0 when the denominator is 0 (scikit-learn's zero_division=0)."""
+    return numerator / denominator if denominator else 0.0

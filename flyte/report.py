@@ -2,7 +2,7 @@
 tuning run's cross-validation scores as a table.
 
 The charts are embedded as data URIs, so the page reads the same in the Flyte console, in a browser and offline.
-matplotlib and scikit-learn are imported only while rendering, so that importing this module stays cheap.
+matplotlib is imported only while rendering, so that importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from html import escape
 
 import numpy as np
 
-from flyte.evaluation import Metrics
+from flyte.evaluation import Curves, Metrics
 from flyte.tuning import CrossValidationScore
 
 # Section id -> heading, in page order; tests and readers find each chart by its id.
@@ -36,14 +36,10 @@ STYLE = """<style>
 </style>"""
 
 
-def evaluation_report_html(
-    metrics: Metrics, labels: np.ndarray, probability: np.ndarray, feature_importances: dict[str, float]
-) -> str:
+def evaluation_report_html(metrics: Metrics, curves: Curves, feature_importances: dict[str, float]) -> str:
     """HTML of the metrics table, confusion matrix, ROC and precision-recall curves and feature importances."""
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
-    false_positive_rate, true_positive_rate = _thin(*roc_curve(labels, probability)[:2])
-    precision, recall = _thin(*precision_recall_curve(labels, probability, drop_intermediate=True)[:2])
+    false_positive_rate, true_positive_rate = _thin(curves.false_positive_rate, curves.true_positive_rate)
+    precision, recall = _thin(curves.precision, curves.recall)
     bodies = {
         "metrics": _metrics_table(metrics),
         "confusion-matrix": _image(_confusion_matrix_svg(metrics), "Confusion matrix of the test split"),

@@ -19,7 +19,7 @@ from sklearn import metrics as sklearn_metrics
 from sklearn.model_selection import train_test_split
 
 from flyte.dataset import FEATURES, LABEL
-from flyte.evaluation import Metrics, evaluate
+from flyte.evaluation import Metrics, evaluate, evaluate_with_curves
 from flyte.model_file import load_model
 from flyte.report import SECTIONS, evaluation_report_html
 from flyte.workflows.example import diabetes_xgboost_model
@@ -124,11 +124,11 @@ def assert_report_is_complete(html: str, expected: Metrics) -> None:
 
 
 def test_report_has_every_section_with_its_chart():
-    result = evaluate(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
+    result, curves = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
     importances = {name: float(index) for index, name in enumerate(FEATURES)}
-    html = evaluation_report_html(result, np.array(LABELS), np.array(PROBABILITY), importances)
+    html = evaluation_report_html(result, curves, importances)
     assert_report_is_complete(html, result)
-    assert html == evaluation_report_html(result, np.array(LABELS), np.array(PROBABILITY), importances)
+    assert html == evaluation_report_html(result, curves, importances)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flytekit.types.file import FlyteFile
 from flyte.caching import PROJECT_CACHE, recompute_cache_hits_with_missing_outputs
 from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, file_sha256, load_and_split_table
 from flyte.dataset_file import DatasetFile, fetch_dataset
-from flyte.evaluation import Metrics, evaluate
+from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.model import Hyperparameters, feature_importances, predict as predict_patients, train_model
 from flyte.model_file import load_model, save_model
 from flyte.report import evaluation_report_html
@@ -78,9 +78,9 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
     """Measure the predictions against the test labels and show the evaluation report as the task's deck."""
     labels = test.open(pd.DataFrame).all()[LABEL]
     predicted = predictions.open(pd.DataFrame).all()
-    metrics = evaluate(labels, predicted["predicted"], predicted["probability"])
+    metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
     classifier = load_model(model.download(), source=model.remote_source or model.path).classifier
-    report = evaluation_report_html(metrics, labels, predicted["probability"], feature_importances(classifier))
+    report = evaluation_report_html(metrics, curves, feature_importances(classifier))
     Deck("Evaluation", report)
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics)
 
