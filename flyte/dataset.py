@@ -228,33 +228,12 @@ def _describe(problem: _Problem, path: Path, source: str, has_header: bool) -> I
     )
 
 
-def split_dataset(data: pd.DataFrame, test_split_ratio: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shuffle-split rows exactly as scikit-learn's train_test_split(test_size=ratio, random_state=seed) does.
-
-    Both parts must hold both classes, so that the model can learn and the test can measure it.
-    """
-    train_rows, test_rows = _split_indices(len(data), test_split_ratio, seed)
-    train = data.iloc[train_rows].reset_index(drop=True)
-    test = data.iloc[test_rows].reset_index(drop=True)
-    for part, name in ((train, "training"), (test, "test")):
-        _check_both_classes(sorted(part[LABEL].unique().tolist()), name, len(part), test_split_ratio, seed)
-    return train, test
-
-
-def split_table(table: pa.Table, test_split_ratio: float, seed: int) -> tuple[pa.Table, pa.Table]:
-    """split_dataset on a pyarrow Table: the same rows in the same order, the same checks and errors."""
-    train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
-    train, test = table.take(train_rows), table.take(test_rows)
-    for part, name in ((train, "training"), (test, "test")):
-        _check_both_classes(sorted(pc.unique(part.column(LABEL)).to_pylist()), name, part.num_rows, test_split_ratio, seed)
-    return train, test
-
-
 def load_and_split_table(
     path: str | Path, test_split_ratio: float, seed: int, source: str | None = None,
     columns: dict[str, type] = COLUMN_TYPES,
 ) -> tuple[pa.Table, pa.Table]:
-    """split_table(load_table(path, source, columns), test_split_ratio, seed), in about half the peak memory.
+    """Load and validate the CSV, then shuffle-split its rows exactly as scikit-learn's
+    train_test_split(test_size=test_split_ratio, random_state=seed) does; both parts must hold both classes.
 
     The parsed table is split one column at a time, each column freed once its training and test parts are taken,
     so that the data set is held about once, not twice (whole table plus both parts), at any moment.

@@ -1,4 +1,4 @@
-"""load_dataset and split_dataset: the real file loads as-is, every kind of bad input gets a precise error."""
+"""Loading and splitting the CSV: the real file loads as-is, every kind of bad input gets a precise error."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from flyte.dataset import COLUMNS, FEATURE_TYPES, LABEL, InvalidDatasetError, load_dataset, split_dataset
+from flyte.dataset import COLUMNS, FEATURE_TYPES, LABEL, InvalidDatasetError, load_and_split_table, load_dataset
 from tests.conftest import synthetic_rows, write_csv
 
 
@@ -121,37 +121,40 @@ def test_errors_name_the_source_instead_of_a_downloaded_temp_path(tmp_path):
         load_dataset(path, source="s3://bucket/patients.csv")
 
 
+def split_dataset(rows: list[list], ratio: float, seed: int, tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """load_and_split_table on a CSV of `rows`, as pandas frames."""
+    train, test = load_and_split_table(write_csv(tmp_path / "split.csv", rows), ratio, seed)
+    return train.to_pandas(), test.to_pandas()
+
+
 @pytest.mark.parametrize("ratio, seed", [(0.33, 7), (0.5, 0), (0.1, 123)])
-def test_split_matches_scikit_learn(ratio, seed):
-    data = pd.DataFrame(synthetic_rows(101, seed=3), columns=list(COLUMNS))
-    train, test = split_dataset(data, ratio, seed)
-    expected_train, expected_test = train_test_split(data, test_size=ratio, random_state=seed)
+def test_split_matches_scikit_learn(tmp_path, ratio, seed):
+    rows = synthetic_rows(101, seed=3)
+    train, test = split_dataset(rows, ratio, seed, tmp_path)
+    expected_train, expected_test = train_test_split(pd.DataFrame(rows, columns=list(COLUMNS)), test_size=ratio, random_state=seed)
     pd.testing.assert_frame_equal(train, expected_train.reset_index(drop=True))
     pd.testing.assert_frame_equal(test, expected_test.reset_index(drop=True))
 
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0, -0.1, 1.5])
-def test_split_ratio_outside_zero_one(ratio):
-    data = pd.DataFrame(synthetic_rows(50), columns=list(COLUMNS))
+def test_split_ratio_outside_zero_one(tmp_path, ratio):
     with pytest.raises(ValueError, match=f"test_split_ratio must be strictly between 0 and 1, got {ratio}"):
-        split_dataset(data, ratio, 7)
+        split_dataset(synthetic_rows(50), ratio, 7, tmp_path)
 
 
-def test_split_with_too_few_rows():
-    data = pd.DataFrame(synthetic_rows(3), columns=list(COLUMNS))
+def test_split_with_too_few_rows(tmp_path):
     with pytest.raises(ValueError, match="splits 3 rows into 1 for training and 2 for testing"):
-        split_dataset(data, 0.5, 7)
+        split_dataset(synthetic_rows(3), 0.5, 7, tmp_path)
 
 
-def test_split_leaving_a_single_class():
-    data = pd.DataFrame(synthetic_rows(40), columns=list(COLUMNS))
-    data[LABEL] = 0
-    data.loc[5, LABEL] = 1
+def test_split_leaving_a_single_class(tmp_path):
+    rows = synthetic_rows(40)
+    for index, row in enumerate(rows):
+        row[-1] = int(index == 5)
     with pytest.raises(ValueError, match=r"split .* holds only label \[0\]; it needs both 0 and 1"):
-        split_dataset(data, 0.33, 7)
+        split_dataset(rows, 0.33, 7, tmp_path)
 
 
-def test_seed_outside_numpy_range():
-    data = pd.DataFrame(synthetic_rows(40), columns=list(COLUMNS))
+def test_seed_outside_numpy_range(tmp_path):
     with pytest.raises(ValueError, match="seed must be between 0 and 2\\*\\*32 - 1, got -1"):
-        split_dataset(data, 0.33, -1)
+        split_dataset(synthetic_rows(40), 0.33, -1, tmp_path)

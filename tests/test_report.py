@@ -153,7 +153,7 @@ def deck_paths():
 def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     result = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3)
 
-    # The same numbers from the bare libraries: scikit-learn's split (which split_dataset reproduces) and metrics.
+    # The same numbers from the bare libraries: scikit-learn's split (which load_and_split_table reproduces) and metrics.
     data = pd.read_csv(synthetic_csv, header=None, names=[*FEATURES, LABEL])
     _, test = train_test_split(data, test_size=0.25, random_state=3)
     classifier = load_model(result.model.download()).classifier
