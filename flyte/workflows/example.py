@@ -51,8 +51,8 @@ def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed:
     return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
 
 
-# Memory limits hold 10M-row data sets with room to spare (measured peaks, README.md, Performance: split 1.2 GiB,
-# fit 1.7 GiB, predict 1.0 GiB, score 0.8 GiB); XGBoost trains on as many threads as the CPU limit allows.
+# Memory limits hold 10M-row data sets with room to spare (measured peaks, README.md, Performance: split 1.3 GiB,
+# fit 1.7 GiB, predict 0.9 GiB, score 0.6 GiB); XGBoost trains on as many threads as the CPU limit allows.
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")))
 def fit(train: Patients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
     """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
