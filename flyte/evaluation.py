@@ -45,16 +45,9 @@ class Curves:
     recall: np.ndarray
 
 
-def evaluate(labels: pd.Series, predicted: pd.Series, probability: pd.Series) -> Metrics:
-    """Metrics of predicted classes (0/1) and probabilities of class 1 against true 0/1 labels.
-
-    Both classes must be present in `labels`: ROC AUC is undefined otherwise.
-    """
-    return evaluate_with_curves(labels, predicted, probability)[0]
-
-
 def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: pd.Series) -> tuple[Metrics, Curves]:
-    """The metrics of `evaluate` and the curves to draw them, from one sort of the probabilities."""
+    """Metrics of predicted classes (0/1) and probabilities of class 1 against true 0/1 labels, and the curves to
+    draw them, from one sort of the probabilities. Both classes must be in `labels`: ROC AUC is undefined otherwise."""
     labels, predicted, probability = (np.asarray(values) for values in (labels, predicted, probability))
     if not len(labels) == len(predicted) == len(probability):
         raise ValueError(

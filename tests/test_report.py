@@ -19,7 +19,7 @@ from sklearn import metrics as sklearn_metrics
 from sklearn.model_selection import train_test_split
 
 from flyte.dataset import FEATURES, LABEL
-from flyte.evaluation import Metrics, evaluate, evaluate_with_curves
+from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.model_file import load_model
 from flyte.report import SECTIONS, evaluation_report_html
 from flyte.workflows.example import diabetes_xgboost_model
@@ -36,7 +36,7 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 def test_metrics_match_hand_computed_values():
-    result = evaluate(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
+    result, _ = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
     # Of the 9 (diabetic, not diabetic) pairs, the diabetic row has the higher probability in 8: only 0.4 < 0.6.
     expected_log_loss = -sum(
         math.log(p if label else 1 - p) for label, p in zip(LABELS, PROBABILITY)
@@ -60,9 +60,9 @@ def test_metrics_match_hand_computed_values():
 
 def test_metrics_refuse_one_class_and_mismatched_lengths():
     with pytest.raises(ValueError, match=r"test labels hold only \[1\]; ROC AUC needs both 0 and 1"):
-        evaluate(pd.Series([1, 1]), pd.Series([1, 0]), pd.Series([0.9, 0.2]))
+        evaluate_with_curves(pd.Series([1, 1]), pd.Series([1, 0]), pd.Series([0.9, 0.2]))
     with pytest.raises(ValueError, match="3 labels, 2 predicted classes and 3 probabilities"):
-        evaluate(pd.Series([0, 1, 1]), pd.Series([0, 1]), pd.Series([0.1, 0.8, 0.7]))
+        evaluate_with_curves(pd.Series([0, 1, 1]), pd.Series([0, 1]), pd.Series([0.1, 0.8, 0.7]))
 
 
 class _Sections(HTMLParser):
