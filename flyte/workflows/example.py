@@ -24,6 +24,10 @@ Labels = Annotated[StructuredDataset, kwtypes(**{LABEL: int})]
 Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=float)]
 ModelFile = FlyteFile[Annotated[str, "joblib"]]
 
+# The training workflows' split defaults, shared so that a tuned model and the default one see the same split.
+DEFAULT_TEST_SPLIT_RATIO = 0.33
+DEFAULT_SEED = 7
+
 
 class SplitDataset(NamedTuple):
     train: Patients
@@ -88,8 +92,8 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
 @workflow
 def diabetes_xgboost_model(
     dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
-    test_split_ratio: float = 0.33,
-    seed: int = 7,
+    test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
+    seed: int = DEFAULT_SEED,
     hyperparameters: Hyperparameters = Hyperparameters(),
 ) -> TrainedModel:
     """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""

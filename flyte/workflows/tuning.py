@@ -17,7 +17,16 @@ from flyte.model import Hyperparameters
 from flyte.report import cross_validation_html
 from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
 from flyte.dataset_file import DatasetFile
-from flyte.workflows.example import ModelFile, Patients, fit, predict, score, split_traintest_dataset
+from flyte.workflows.example import (
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT_RATIO,
+    ModelFile,
+    Patients,
+    fit,
+    predict,
+    score,
+    split_traintest_dataset,
+)
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
 PARALLEL_GRID_POINTS = 8
@@ -61,8 +70,8 @@ def choose_hyperparameters(scores: list[CrossValidationScore]) -> Hyperparameter
 @workflow
 def diabetes_xgboost_tuning(
     dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
-    test_split_ratio: float = 0.33,
-    seed: int = 7,
+    test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
+    seed: int = DEFAULT_SEED,
     grid: HyperparameterGrid = HyperparameterGrid(),
     folds: int = 5,
 ) -> TunedModel:
