@@ -3,8 +3,8 @@
 # Any Debian-based image with Python 3.11 and its venv module works as the base (CI uses a local one).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# Stage 1: install the pinned dependencies into a venv. All of them ship binary wheels, so no
-# compiler is needed; xgboost-cpu is the CPU-only build of xgboost, without the NVIDIA NCCL
+# Stage 1: install the locked dependencies (requirements.txt: every package pinned, with its hashes) into
+# a venv. All of them ship binary wheels, so no compiler is needed; xgboost-cpu is the CPU-only build of xgboost, without the NVIDIA NCCL
 # library (~470 MB) that the plain xgboost wheel pulls in. The libraries' own test suites
 # (~120 MB) are dropped: nothing imports them at run time.
 FROM ${BASE_IMAGE} AS dependencies
@@ -12,7 +12,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.txt /tmp/requirements.txt
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --only-binary=:all: --require-hashes -r /tmp/requirements.txt \
     && find /opt/venv -depth -type d -name tests -exec rm -rf {} +
 
 # Stage 2: the runtime image: the venv and the code, no build tools, caches or tests, non-root.
