@@ -13,7 +13,7 @@ import sys
 from flytekit import StructuredDataset
 from flytekit.types.file import FlyteFile
 
-from flyte.model import Hyperparameters
+from flyte.hyperparameters import Hyperparameters
 from flyte.workflows import example
 
 SEED, TEST_SPLIT_RATIO = 7, 0.33

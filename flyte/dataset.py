@@ -1,63 +1,25 @@
-"""Load, validate and split the Pima Indians Diabetes CSV: 8 numeric features and a 0/1 label, no header."""
+"""Read and validate the Pima Indians Diabetes CSV (columns in flyte.schema); errors name file, row, column, value."""
 
 from __future__ import annotations
 
 import csv
-import os
 import hashlib
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from flyte.schema import COLUMN_TYPES, LABEL
+
 CANONICAL_DATASET_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
 CANONICAL_DATASET_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"
 
-# Column names and types, in file order, as the data set's .names file describes them.
-FEATURE_TYPES: dict[str, type] = {
-    "pregnancies": int,
-    "glucose": int,
-    "blood_pressure": int,
-    "skin_thickness": int,
-    "insulin": int,
-    "bmi": float,
-    "diabetes_pedigree": float,
-    "age": int,
-}
-LABEL = "diabetic"
-COLUMN_TYPES: dict[str, type] = {**FEATURE_TYPES, LABEL: int}
-FEATURES = tuple(FEATURE_TYPES)
-COLUMNS = tuple(COLUMN_TYPES)
-
 _ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
 _EXPECTED_VALUE = {int: "a whole number >= 0", float: "a number >= 0"}
-
-
-def _memory_pool() -> pa.MemoryPool:
-    """jemalloc, returning freed pages to the system at once, where this pyarrow build has it; else the default.
-
-    The CSV is parsed into many small blocks on several threads, then each column is rebuilt in one piece: with the
-    default allocator (mimalloc) the freed blocks stay resident and a 10M-row split task peaked at ~2.0 GB instead
-    of ~1.2 GB. It becomes pyarrow's default pool too, so that writing the parquet outputs releases its buffers.
-    """
-    global _POOL
-    if _POOL is None:
-        try:
-            _POOL = pa.jemalloc_memory_pool()
-            pa.jemalloc_set_decay_ms(0)
-            pa.set_memory_pool(_POOL)
-        except (NotImplementedError, AttributeError):
-            _POOL = pa.default_memory_pool()
-    return _POOL
-
-
-_POOL: pa.MemoryPool | None = None
 
 
 class InvalidDatasetError(ValueError):
@@ -115,7 +77,6 @@ def load_table(path: str | Path, source: str | None = None, columns: dict[str, t
                 null_values=[""],
                 strings_can_be_null=False,
             ),
-            memory_pool=_memory_pool(),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise _malformed_row_error(path, source, columns, has_header) or InvalidDatasetError(
@@ -192,7 +153,7 @@ def _malformed_row_error(
                     f"{source}: row {line} has {len(cells)} columns, expected {len(columns)} "
                     f"({', '.join(columns)})"
                 )
-            for (name, kind), cell in zip(columns.items(), cells):
+            for (name, kind), cell in zip(columns.items(), cells, strict=True):
                 if cell.strip() and not _parses_as(cell, kind):
                     hint = " (a header row must be exactly: " + ",".join(columns) + ")" if line == 1 else ""
                     return InvalidDatasetError(
@@ -230,56 +191,3 @@ def _describe(problem: _Problem, path: Path, source: str, has_header: bool) -> I
     )
 
 
-def load_and_split_table(
-    path: str | Path, test_split_ratio: float, seed: int, source: str | None = None,
-    columns: dict[str, type] = COLUMN_TYPES,
-) -> tuple[pa.Table, pa.Table]:
-    """Load and validate the CSV, then shuffle-split its rows exactly as scikit-learn's
-    train_test_split(test_size=test_split_ratio, random_state=seed) does; both parts must hold both classes.
-
-    The parsed table is split column by column, each column freed once its training and test parts are taken,
-    so that the data set is held about once, not twice (whole table plus both parts), at any moment.
-    """
-    table = load_table(path, source, columns)
-    train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
-    parsed = {name: table.column(name) for name in table.column_names}
-    del table  # from here `parsed` holds the only reference to each column
-
-    def split_column(name: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-        column = parsed.pop(name)  # freed once both parts are taken
-        pool = _memory_pool()
-        return pc.take(column, train_rows, memory_pool=pool), pc.take(column, test_rows, memory_pool=pool)
-
-    # A random-order take is bound by memory latency, not compute: columns on all cores at once (it releases the GIL).
-    with ThreadPoolExecutor(os.cpu_count()) as workers:
-        split_columns = dict(zip(columns, workers.map(split_column, list(columns))))
-    train = pa.table({name: parts[0] for name, parts in split_columns.items()})
-    test = pa.table({name: parts[1] for name, parts in split_columns.items()})
-    for part, name in ((train, "training"), (test, "test")):
-        _check_both_classes(sorted(pc.unique(part.column(LABEL)).to_pylist()), name, part.num_rows, test_split_ratio, seed)
-    return train, test
-
-
-def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers of the training and test parts, in train_test_split's order."""
-    if not 0 < test_split_ratio < 1:
-        raise ValueError(f"test_split_ratio must be strictly between 0 and 1, got {test_split_ratio}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    test_rows = math.ceil(test_split_ratio * rows)
-    train_rows = rows - test_rows
-    if train_rows < 2 or test_rows < 2:
-        raise ValueError(
-            f"a test_split_ratio of {test_split_ratio} splits {rows} rows into {train_rows} for training and "
-            f"{test_rows} for testing; each part needs at least 2 rows (one of each class)"
-        )
-    permutation = np.random.RandomState(seed).permutation(rows)
-    return permutation[test_rows:], permutation[:test_rows]
-
-
-def _check_both_classes(classes: list, name: str, rows: int, test_split_ratio: float, seed: int) -> None:
-    if classes != [0, 1]:
-        raise ValueError(
-            f"the {name} split ({rows} rows, seed {seed}, test_split_ratio {test_split_ratio}) holds only "
-            f"label {classes}; it needs both 0 and 1: use more data, another seed or another ratio"
-        )

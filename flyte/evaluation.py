@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from flyte.model import accuracy
-
 
 @dataclass
 class Metrics:
@@ -120,6 +118,13 @@ def log_loss(labels: np.ndarray, probability: np.ndarray) -> float:
     eps = np.finfo(probability.dtype).eps
     likelihood = np.where(labels == 1, probability, 1 - probability)
     return float(-np.mean(np.log(np.clip(likelihood, eps, 1 - eps))))
+
+
+def accuracy(labels: pd.Series, predicted: pd.Series) -> float:
+    """Share of predictions equal to the true label."""
+    if len(labels) != len(predicted):
+        raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions; expected one prediction per row")
+    return float((labels.to_numpy() == predicted.to_numpy()).mean())
 
 
 def _ratio(numerator: int, denominator: int) -> float:

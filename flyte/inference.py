@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from flyte.dataset import FEATURE_TYPES, load_dataset
-from flyte.model import predict
+from flyte.dataset import load_dataset
+from flyte.model import classify
 from flyte.model_file import load_model
+from flyte.schema import FEATURE_TYPES
 
 
-def predict_patients_file(
+def classify_patients_csv(
     model_path: str | Path,
     patients_path: str | Path,
     model_source: str | None = None,
@@ -24,4 +25,4 @@ def predict_patients_file(
     """
     patients = load_dataset(patients_path, patients_source, columns=FEATURE_TYPES)
     classifier = load_model(model_path, model_source).classifier
-    return pd.concat([patients, predict(classifier, patients)], axis=1)
+    return pd.concat([patients, classify(classifier, patients)], axis=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import joblib
 from xgboost import XGBClassifier
 
-from flyte.dataset import FEATURES
+from flyte.schema import FEATURES
 from flyte.versions import installed_versions
 
 MODEL_FILE_FORMAT = "pima-diabetes-xgboost/1"

@@ -5,34 +5,14 @@ scikit-learn is imported inside the functions that use it, so that importing thi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from itertools import product
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from flyte.dataset import FEATURES, LABEL
-from flyte.model import Hyperparameters, train_model
-
-
-@dataclass
-class HyperparameterGrid:
-    """Values to try for each Hyperparameters field; every combination is one grid point (36 by default)."""
-
-    max_depth: list[int] = field(default_factory=lambda: [2, 3, 4, 6])
-    learning_rate: list[float] = field(default_factory=lambda: [0.03, 0.1, 0.3])
-    n_estimators: list[int] = field(default_factory=lambda: [50, 100, 200])
-    objective: list[str] = field(default_factory=lambda: ["binary:logistic"])
-    booster: list[str] = field(default_factory=lambda: ["gbtree"])
-
-    def points(self) -> list[Hyperparameters]:
-        """Every combination of the listed values, in grid order (the last field varies fastest)."""
-        names = [setting.name for setting in fields(Hyperparameters)]
-        for name in names:
-            values = getattr(self, name)
-            if not values or len(set(values)) != len(values):
-                raise ValueError(f"grid field {name} must list one or more distinct values, got {values}")
-        return [Hyperparameters(**dict(zip(names, values))) for values in product(*(getattr(self, n) for n in names))]
+from flyte.hyperparameters import Hyperparameters
+from flyte.model import train_model
+from flyte.schema import FEATURES, LABEL
 
 
 @dataclass

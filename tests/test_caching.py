@@ -5,8 +5,8 @@ import shutil
 
 from flytekit.types.file import FlyteFile
 
-from flyte.caching import PROJECT_ROOT, project_digest
-from flyte.dataset_file import file_cache_key
+from flyte.workflows.caching import PACKAGE_DIR, project_digest
+from flyte.workflows.files import file_cache_key
 from flyte.workflows import example
 from tests.conftest import synthetic_rows, write_csv
 
@@ -15,15 +15,15 @@ TASKS = (example.split_traintest_dataset, example.fit, example.predict, example.
 
 def test_digest_follows_every_source_file(tmp_path):
     copy = tmp_path / "flyte"
-    shutil.copytree(PROJECT_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    assert project_digest(copy) == project_digest(PROJECT_ROOT)
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert project_digest(copy) == project_digest(PACKAGE_DIR)
     for source in (copy / "model.py", copy / "workflows" / "example.py"):
         original = source.read_bytes()
         source.write_bytes(original + b"\n# edited\n")
-        assert project_digest(copy) != project_digest(PROJECT_ROOT), source
+        assert project_digest(copy) != project_digest(PACKAGE_DIR), source
         source.write_bytes(original)
     (copy / "new_module.py").write_text("X = 1\n")
-    assert project_digest(copy) != project_digest(PROJECT_ROOT)
+    assert project_digest(copy) != project_digest(PACKAGE_DIR)
 
 
 def test_every_task_is_cached_with_a_version_derived_from_the_digest():

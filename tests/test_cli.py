@@ -88,7 +88,7 @@ def test_code_changes_never_reuse_old_outputs(home, synthetic_csv, tmp_path):
     commented = pyflyte_run(home, "--dataset", str(synthetic_csv), project=project)
     assert commented.model != first.model and commented.accuracy == first.accuracy
 
-    with open(project / "flyte" / "model.py", "a") as source:
+    with open(project / "flyte" / "evaluation.py", "a") as source:
         source.write("\n\ndef accuracy(labels, predicted):\n    return 0.25\n")
     changed = pyflyte_run(home, "--dataset", str(synthetic_csv), project=project)
     assert changed.returncode == 0, changed.output

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from flyte.dataset import COLUMNS, FEATURE_TYPES, LABEL, InvalidDatasetError, load_and_split_table, load_dataset
+from flyte.dataset import InvalidDatasetError, load_dataset
+from flyte.schema import COLUMNS, FEATURE_TYPES, LABEL
+from flyte.split import load_and_split_table
 from tests.conftest import synthetic_rows, write_csv
 
 

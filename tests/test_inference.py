@@ -12,12 +12,14 @@ import pytest
 from flytekit.types.file import FlyteFile
 from xgboost import XGBClassifier
 
-from flyte.dataset import FEATURES, LABEL, InvalidDatasetError
-from flyte.inference import predict_patients_file
-from flyte.model import Hyperparameters, train_model
+from flyte.dataset import InvalidDatasetError
+from flyte.hyperparameters import Hyperparameters
+from flyte.inference import classify_patients_csv
+from flyte.model import train_model
 from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
 from flyte.versions import installed_versions
-from flyte.predict import main as predict_main
+from flyte.cli import main as cli_main
+from flyte.schema import FEATURES, LABEL
 from tests.conftest import synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
@@ -101,9 +103,9 @@ def expected_predictions(model_file: Path, patients_csv: Path) -> pd.DataFrame:
     )
 
 
-def test_predict_patients_file_adds_class_and_probability(model_file, patients_csv):
+def test_classify_patients_csv_adds_class_and_probability(model_file, patients_csv):
     pd.testing.assert_frame_equal(
-        predict_patients_file(model_file, patients_csv), expected_predictions(model_file, patients_csv),
+        classify_patients_csv(model_file, patients_csv), expected_predictions(model_file, patients_csv),
         check_dtype=False,
     )
 
@@ -119,7 +121,7 @@ def test_predict_patients_file_adds_class_and_probability(model_file, patients_c
 def test_bad_patient_files_fail_like_bad_training_data(tmp_path, model_file, rows, message):
     csv = write_csv(tmp_path / "bad.csv", rows)
     with pytest.raises(InvalidDatasetError, match=r"bad.csv: " + message):
-        predict_patients_file(model_file, csv)
+        classify_patients_csv(model_file, csv)
 
 
 def test_batch_inference_workflow_returns_a_table_and_a_csv(model_file, patients_csv):
@@ -150,7 +152,7 @@ def one_patient_arguments(**changes) -> list[str]:
 
 
 def test_command_line_scores_one_patient(model_file, tmp_path, capsys):
-    assert predict_main([str(model_file), *one_patient_arguments()]) == 0
+    assert cli_main([str(model_file), *one_patient_arguments()]) == 0
     patient = write_csv(tmp_path / "one.csv", [[6, 148, 72, 35, 0, 33.6, 0.627, 50]])
     expected = expected_predictions(model_file, patient)
     predicted, probability = int(expected["predicted"].iloc[0]), expected["probability"].iloc[0]
@@ -162,7 +164,7 @@ def test_command_line_scores_one_patient(model_file, tmp_path, capsys):
 
 def test_command_line_scores_a_csv(model_file, patients_csv, tmp_path, capsys):
     output = tmp_path / "predictions.csv"
-    assert predict_main([str(model_file), "--csv", str(patients_csv), "--output", str(output)]) == 0
+    assert cli_main([str(model_file), "--csv", str(patients_csv), "--output", str(output)]) == 0
     assert capsys.readouterr().out == f"wrote 5 predictions to {output}\n"
     expected = expected_predictions(model_file, patients_csv)
     pd.testing.assert_frame_equal(pd.read_csv(output), expected, check_dtype=False)
@@ -179,6 +181,6 @@ def test_command_line_scores_a_csv(model_file, patients_csv, tmp_path, capsys):
 )
 def test_command_line_explains_bad_input(model_file, capsys, arguments, message):
     with pytest.raises(SystemExit) as exit_:
-        predict_main([str(model_file), *arguments])
+        cli_main([str(model_file), *arguments])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err

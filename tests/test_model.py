@@ -6,8 +6,10 @@ import pytest
 from sklearn.metrics import accuracy_score
 from xgboost import XGBClassifier
 
-from flyte.dataset import COLUMNS, FEATURES, LABEL
-from flyte.model import Hyperparameters, accuracy, predict, train_model
+from flyte.evaluation import accuracy
+from flyte.hyperparameters import Hyperparameters
+from flyte.model import classify, train_model
+from flyte.schema import COLUMNS, FEATURES, LABEL
 from tests.conftest import synthetic_rows
 
 
@@ -43,7 +45,7 @@ def test_training_and_prediction_match_plain_xgboost():
     data = pd.DataFrame(synthetic_rows(300, seed=1), columns=list(COLUMNS))
     train, test = data.iloc[:200], data.iloc[200:]
     settings = Hyperparameters(max_depth=3, n_estimators=20)
-    predictions = predict(train_model(train, settings, seed=5), test)
+    predictions = classify(train_model(train, settings, seed=5), test)
 
     reference = XGBClassifier(max_depth=3, learning_rate=0.1, n_estimators=20, random_state=5)
     reference.fit(train[list(FEATURES)], train[LABEL])

@@ -14,7 +14,7 @@ from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
 from flytekit.core.resources import Resources
 
 import flyte.workflows.example as example
-from flyte.dataset import COLUMN_TYPES, LABEL
+from flyte.schema import COLUMN_TYPES, LABEL
 from tests.conftest import REPO_ROOT
 from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_package
 

@@ -18,10 +18,10 @@ from flytekit.types.file import FlyteFile
 from sklearn import metrics as sklearn_metrics
 from sklearn.model_selection import train_test_split
 
-from flyte.dataset import FEATURES, LABEL
 from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.model_file import load_model
 from flyte.report import SECTIONS, evaluation_report_html
+from flyte.schema import FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model
 
 # Six test rows worked by hand: true positives at 2 and 4, a false negative at 3, a false positive at 1.
@@ -172,7 +172,7 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
 
 
 def test_cross_validation_table_ranks_grid_points_best_first_and_marks_the_chosen_one():
-    from flyte.model import Hyperparameters
+    from flyte.hyperparameters import Hyperparameters
     from flyte.report import cross_validation_html
     from flyte.tuning import CrossValidationScore
 

@@ -8,9 +8,9 @@ from flytekit.types.file import FlyteFile
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from xgboost import XGBClassifier
 
-from flyte.dataset import FEATURES, LABEL
-from flyte.model import Hyperparameters
-from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
+from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
+from flyte.schema import FEATURES, LABEL
+from flyte.tuning import CrossValidationScore, best_score, cross_validate
 from tests.conftest import synthetic_rows
 from tests.reference import plain_accuracy
 

@@ -12,9 +12,9 @@ from flytekit import StructuredDataset
 from flytekit.types.file import FlyteFile
 from xgboost import XGBClassifier
 
-from flyte.dataset import COLUMNS, FEATURES, LABEL
-from flyte.model import Hyperparameters
+from flyte.hyperparameters import Hyperparameters
 from flyte.model_file import load_model
+from flyte.schema import COLUMNS, FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
 from tests.conftest import synthetic_rows, write_csv
 from tests.reference import plain_accuracy

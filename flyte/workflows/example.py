@@ -1,37 +1,39 @@
 """The diabetes XGBoost pipeline: split_traintest_dataset -> fit -> predict -> score (with an evaluation deck).
 
-Each task is a thin typed wrapper around a plain function of `flyte.dataset` or `flyte.model`.
+Each task is a thin typed wrapper around a plain function of the `flyte` package.
 """
 
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import pandas as pd
-from flytekit import Deck, Resources, StructuredDataset, current_context, kwtypes, task, workflow
+from flytekit import Deck, Resources, StructuredDataset, current_context, task, workflow
 from flytekit.types.file import FlyteFile
 
-from flyte.caching import PROJECT_CACHE, recompute_cache_hits_with_missing_outputs
-from flyte.dataset import CANONICAL_DATASET_URL, COLUMN_TYPES, LABEL, file_sha256, load_and_split_table
-from flyte.dataset_file import DatasetFile, fetch_dataset
+from flyte.arrow_memory import use_releasing_memory_pool
+from flyte.dataset import CANONICAL_DATASET_URL, file_sha256
 from flyte.evaluation import Metrics, evaluate_with_curves
-from flyte.model import Hyperparameters, feature_importances, predict as predict_patients, train_model
+from flyte.hyperparameters import Hyperparameters
+from flyte.model import classify, feature_importances, train_model
 from flyte.model_file import load_model, save_model
 from flyte.report import evaluation_report_html
-
-recompute_cache_hits_with_missing_outputs()
-
-Patients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
-Labels = Annotated[StructuredDataset, kwtypes(**{LABEL: int})]
-Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=float)]
-ModelFile = FlyteFile[Annotated[str, "joblib"]]
-
-# The training workflows' split defaults, shared so that a tuned model and the default one see the same split.
-DEFAULT_TEST_SPLIT_RATIO = 0.33
-DEFAULT_SEED = 7
+from flyte.schema import LABEL
+from flyte.split import load_and_split_table
+from flyte.workflows.caching import PROJECT_CACHE
+from flyte.workflows.datatypes import (
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT_RATIO,
+    DatasetFile,
+    LabelledPatients,
+    Labels,
+    ModelFile,
+    Predictions,
+)
+from flyte.workflows.files import fetch_dataset, source_of
 
 
 class SplitDataset(NamedTuple):
-    train: Patients
-    test: Patients
+    train: LabelledPatients
+    test: LabelledPatients
     dataset_sha256: str
 
 
@@ -49,16 +51,16 @@ class TrainedModel(NamedTuple):
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV and shuffle-split it into training and test rows."""
-    # pyarrow end to end (parse on all cores, take rows, write parquet), the data set held about once in memory.
-    path, source = fetch_dataset(dataset), dataset.remote_source or dataset.path
-    train, test = load_and_split_table(path, test_split_ratio, seed, source=source)
+    use_releasing_memory_pool()  # pyarrow end to end: parse, take rows, write Parquet, the data held about once
+    path = fetch_dataset(dataset)
+    train, test = load_and_split_table(path, test_split_ratio, seed, source=source_of(dataset))
     return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
 
 
-# Memory limits hold 10M-row data sets with room to spare (measured peaks, README.md, Performance: split 1.3 GiB,
-# fit 1.7 GiB, predict 0.9 GiB, score 0.6 GiB); XGBoost trains on as many threads as the CPU limit allows.
+# Memory limits hold 10M-row data sets with room to spare (measured peaks: docs/performance.md, Memory limits);
+# XGBoost trains on as many threads as the CPU limit allows.
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")))
-def fit(train: Patients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
+def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
     """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
     model_path = f"{current_context().working_directory}/model.joblib.dat"
     save_model(train_model(train.open(pd.DataFrame).all(), hyperparameters, seed), dataset_sha256, model_path)
@@ -66,10 +68,10 @@ def fit(train: Patients, hyperparameters: Hyperparameters, seed: int, dataset_sh
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
-def predict(test: Patients, model: ModelFile) -> Predictions:
+def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     """Predict the class and probability of every test row."""
-    classifier = load_model(model.download(), source=model.remote_source or model.path).classifier
-    return StructuredDataset(dataframe=predict_patients(classifier, test.open(pd.DataFrame).all()))
+    classifier = load_model(model.download(), source=source_of(model)).classifier
+    return StructuredDataset(dataframe=classify(classifier, test.open(pd.DataFrame).all()))
 
 
 @task(
@@ -83,7 +85,7 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
     labels = test.open(pd.DataFrame).all()[LABEL]
     predicted = predictions.open(pd.DataFrame).all()
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
-    classifier = load_model(model.download(), source=model.remote_source or model.path).classifier
+    classifier = load_model(model.download(), source=source_of(model)).classifier
     report = evaluation_report_html(metrics, curves, feature_importances(classifier))
     Deck("Evaluation", report)
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics)

@@ -10,23 +10,14 @@ import pandas as pd
 from flytekit import Deck, Resources, map_task, task, workflow
 from flytekit.types.file import FlyteFile
 
-from flyte.caching import PROJECT_CACHE
 from flyte.dataset import CANONICAL_DATASET_URL
 from flyte.evaluation import Metrics
-from flyte.model import Hyperparameters
+from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
 from flyte.report import cross_validation_html
-from flyte.tuning import CrossValidationScore, HyperparameterGrid, best_score, cross_validate
-from flyte.dataset_file import DatasetFile
-from flyte.workflows.example import (
-    DEFAULT_SEED,
-    DEFAULT_TEST_SPLIT_RATIO,
-    ModelFile,
-    Patients,
-    fit,
-    predict,
-    score,
-    split_traintest_dataset,
-)
+from flyte.tuning import CrossValidationScore, best_score, cross_validate
+from flyte.workflows.caching import PROJECT_CACHE
+from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, DatasetFile, LabelledPatients, ModelFile
+from flyte.workflows.example import fit, predict, score, split_traintest_dataset
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
 PARALLEL_GRID_POINTS = 8
@@ -48,7 +39,7 @@ def expand_grid(grid: HyperparameterGrid) -> list[Hyperparameters]:
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def cross_validate_grid_point(
-    train: Patients, folds: int, seed: int, hyperparameters: Hyperparameters
+    train: LabelledPatients, folds: int, seed: int, hyperparameters: Hyperparameters
 ) -> CrossValidationScore:
     """Mean validation ROC AUC of one grid point over stratified folds of the training split; cached per point."""
     return cross_validate(train.open(pd.DataFrame).all(), hyperparameters, folds, seed)

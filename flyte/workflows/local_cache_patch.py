@@ -1,42 +1,16 @@
-"""What makes the local and remote task caches safe: versions that follow the code, keys that follow the data."""
+"""A local cache hit whose output files are gone is a miss: a small, fenced patch of flytekit's LocalTaskCache.
+
+flytekit keeps local task outputs in /tmp folders it never cleans up; when they vanish, flytekit 1.16 still returns
+the cached literals and the run fails later, or returns paths that do not exist.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 from urllib.parse import urlparse
 
-from flytekit.core.cache import Cache, CachePolicy, VersionParameters
 from flytekit.core.local_cache import LocalTaskCache
 from flytekit.models.literals import Literal, LiteralMap
-
-from flyte.versions import installed_versions
-
-PROJECT_ROOT = Path(__file__).parent
-# Libraries whose version can change a task's results or its deck.
-RESULT_LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "matplotlib", "joblib", "flytekit")
-
-
-def project_digest(root: Path = PROJECT_ROOT) -> str:
-    """SHA-256 over every Python source file of the project and the versions of the libraries it computes with."""
-    digest = hashlib.sha256()
-    for source in sorted(root.rglob("*.py")):
-        digest.update(source.relative_to(root).as_posix().encode())
-        digest.update(source.read_bytes().replace(b"\r\n", b"\n"))
-    for library, version in installed_versions(RESULT_LIBRARIES).items():
-        digest.update(f"{library}=={version}".encode())
-    return digest.hexdigest()
-
-
-class ProjectSourcePolicy(CachePolicy):
-    """Cache version = digest of the project's code and libraries: any code change gets fresh outputs."""
-
-    def get_version(self, salt: str, params: VersionParameters) -> str:
-        return hashlib.sha256((salt + project_digest()).encode()).hexdigest()
-
-
-PROJECT_CACHE = Cache(policies=ProjectSourcePolicy())
 
 
 def _local_paths(literal: Literal):

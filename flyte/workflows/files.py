@@ -1,13 +1,12 @@
-"""Input files as Flyte files: a cache key that follows their content, and a dataset download that explains failures."""
+"""Input files as Flyte files: a cache key that follows their content, where they came from, and a dataset download
+that explains failures."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from typing import Annotated
 from urllib.parse import urlparse
 
-from flytekit import HashMethod
 from flytekit.types.file import FlyteFile
 
 from flyte.dataset import file_sha256
@@ -26,15 +25,20 @@ def is_local(dataset: FlyteFile | str | os.PathLike) -> bool:
     return urlparse(os.fspath(_as_flyte_file(dataset).path)).scheme in ("", "file")
 
 
+def source_of(file: FlyteFile) -> str:
+    """Where a file came from, for messages: its remote URI once flytekit has localized it, else its path."""
+    return file.remote_source or file.path
+
+
 def fetch_dataset(dataset: FlyteFile) -> str:
     """The dataset's local path, downloading it first if it is remote."""
     try:
         local_path = dataset.download()
     except Exception as error:  # flytekit wraps network, fsspec and auth errors alike
         raise DatasetUnavailableError(
-            f"could not read the dataset {dataset.remote_source or dataset.path}: {error}\n"
-            "Without network access, pass a local copy: "
-            "pyflyte run flyte/workflows/example.py diabetes_xgboost_model --dataset path/to/pima-indians-diabetes.data.csv"
+            f"could not read the dataset {source_of(dataset)}: {error}\n"
+            "Without network access, pass a local copy: pyflyte run flyte/workflows/example.py "
+            "diabetes_xgboost_model --dataset path/to/pima-indians-diabetes.data.csv"
         ) from error
     return local_path
 
@@ -49,7 +53,3 @@ def file_cache_key(file: FlyteFile | str | os.PathLike) -> str:
     if not is_local(file):
         return "uri-sha256:" + hashlib.sha256(path.encode()).hexdigest()
     return file_sha256(path) if os.path.isfile(path) else "missing:" + path
-
-
-# A CSV file whose cache key is its content (local files) or its URI (remote files), never a temp path.
-DatasetFile = Annotated[FlyteFile, HashMethod(file_cache_key)]

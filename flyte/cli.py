@@ -1,8 +1,8 @@
 """Score one patient given on the command line, or a CSV of patients, with a saved model; no Flyte needed.
 
-    python -m flyte.predict MODEL --pregnancies 6 --glucose 148 --blood-pressure 72 --skin-thickness 35 \\
+    python -m flyte.cli MODEL --pregnancies 6 --glucose 148 --blood-pressure 72 --skin-thickness 35 \\
         --insulin 0 --bmi 33.6 --diabetes-pedigree 0.627 --age 50
-    python -m flyte.predict MODEL --csv patients.csv [--output predictions.csv]
+    python -m flyte.cli MODEL --csv patients.csv [--output predictions.csv]
 
 Only load model files you trust: a model file is a pickle and loading it can run code.
 """
@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flyte.dataset import FEATURE_TYPES, FEATURES, InvalidDatasetError
+from flyte.dataset import InvalidDatasetError
+from flyte.schema import FEATURE_TYPES, FEATURES
 
 
 def _option(feature: str) -> str:
@@ -25,7 +26,7 @@ def _option(feature: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """Options: the model file, then either --csv (and --output) or one option per feature."""
     parser = argparse.ArgumentParser(
-        prog="python -m flyte.predict",
+        prog="python -m flyte.cli",
         description="Predict diabetes with a model file written by the diabetes_xgboost_model workflow. "
         "Give one patient's 8 features as options, or a CSV of patients with --csv. "
         "Only load model files you trust: they are pickles.",
@@ -51,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.csv and len(given) < len(FEATURES):
         missing = [_option(feature) for feature in FEATURES if feature not in given]
         parser.error(f"give --csv FILE, or all 8 features of one patient; missing {' '.join(missing)}")
-    from flyte.inference import predict_patients_file  # XGBoost loads only once the arguments are known to be fine
+    from flyte.inference import classify_patients_csv  # XGBoost loads only once the arguments are known to be fine
     from flyte.model_file import IncompatibleModelError
 
     try:
         with tempfile.TemporaryDirectory() as folder:
             patients = args.csv or _write_patient(Path(folder) / "patient.csv", given)
             source = None if args.csv else "the command line"
-            predictions = predict_patients_file(args.model, patients, patients_source=source)
+            predictions = classify_patients_csv(args.model, patients, patients_source=source)
     except (InvalidDatasetError, IncompatibleModelError) as error:
         parser.exit(2, f"error: {error}\n")
     if args.csv:

@@ -1,0 +1,30 @@
+"""The Flyte types the tasks pass between them, and the defaults the training workflows share."""
+
+from typing import Annotated
+
+from flytekit import HashMethod, StructuredDataset, kwtypes
+from flytekit.types.file import FlyteFile
+
+from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
+from flyte.workflows.files import file_cache_key
+
+# Rows of the data set: the 8 features and the label (the training and test splits).
+LabelledPatients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
+# The label column alone of labelled rows (what the score task reads of the test split).
+Labels = Annotated[StructuredDataset, kwtypes(**{LABEL: int})]
+# The predicted class and probability of diabetes of each row.
+Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=float)]
+# Patients to classify: their 8 features with the predicted class and probability beside them.
+ClassifiedPatients = Annotated[StructuredDataset, kwtypes(**FEATURE_TYPES, predicted=int, probability=float)]
+
+# A trained model file (flyte.model_file's format).
+ModelFile = FlyteFile[Annotated[str, "joblib"]]
+# File inputs whose cache key is their content (local files) or their URI (remote files), never a temp path:
+# the training data set, a CSV of patients to classify (features only), and a model file to classify them with.
+DatasetFile = Annotated[FlyteFile, HashMethod(file_cache_key)]
+PatientsFile = Annotated[FlyteFile[Annotated[str, "csv"]], HashMethod(file_cache_key)]
+ModelFileInput = Annotated[ModelFile, HashMethod(file_cache_key)]
+
+# The training workflows' split defaults, shared so that a tuned model and the default one see the same split.
+DEFAULT_TEST_SPLIT_RATIO = 0.33
+DEFAULT_SEED = 7
