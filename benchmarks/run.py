@@ -46,7 +46,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
 sys.path.insert(0, str(BENCHMARKS))
 
-from synthetic import synthetic_csv  # noqa: E402
+from synthetic import row_count, synthetic_csv  # noqa: E402
 
 PYTHON = sys.executable
 PYFLYTE = str(Path(sys.executable).with_name("pyflyte"))
@@ -209,12 +209,7 @@ def machine() -> str:
 
 
 def parse_sizes(text: str) -> list[int]:
-    sizes = []
-    for item in text.split(","):
-        item = item.strip().lower().replace("_", "")
-        scale = {"k": 10**3, "m": 10**6}.get(item[-1:], 1)
-        sizes.append(int(float(item.rstrip("km")) * scale))
-    return sizes
+    return [row_count(item) for item in text.split(",")]
 
 
 def main() -> None:

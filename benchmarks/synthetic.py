@@ -1,14 +1,26 @@
-"""Deterministic, Pima-shaped synthetic CSVs: the real file's 9 columns, value ranges and formats, no header.
+"""Deterministic, Pima-shaped synthetic CSVs, as one file or a folder of shards.
+
+The real file's 9 columns, value ranges and formats, no header.
 
 Each column follows a simple distribution fitted by eye to the real file (means, spreads, share of zeros for the
 "missing" encodings), clipped to the real file's min..max; the label is a noisy logistic function of glucose, BMI,
 age, pregnancies and pedigree, so that a model has something to learn (about 35% positives, as in the real file).
 Rows are made in blocks of 1M, each from its own seeded generator: the same (rows, seed) always gives the same bytes.
+Sharded, the same rows are cut into consecutive, near-equal parts named part-00000.csv, part-00001.csv, ...: joined
+in name order, the shards of (rows, seed) are byte for byte the single CSV of (rows, seed), whatever the shard count,
+so a sharded and a single-file run see the same data.
+
+    python benchmarks/synthetic.py --rows 10M --shards 8 --output data/pima-10M    # 8 CSVs of 1.25M rows, ~300 MB
+    python benchmarks/synthetic.py --help
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +54,36 @@ def _block(rows: int, rng: np.random.Generator) -> pa.Table:
     columns = [pregnancies, glucose, blood_pressure, skin_thickness, insulin, bmi, pedigree, age, diabetic]
     return pa.table({
         name: pa.array(values.astype(np.float64 if name in ("bmi", "diabetes_pedigree") else np.int64))
-        for name, values in zip(NAMES, columns)
+        for name, values in zip(NAMES, columns, strict=True)
     })
+
+
+def _blocks(rows: int, seed: int) -> Iterator[pa.Table]:
+    """The `rows` rows of `seed`, in blocks of BLOCK_ROWS, each block from its own generator."""
+    for block, start in enumerate(range(0, rows, BLOCK_ROWS)):
+        yield _block(min(BLOCK_ROWS, rows - start), np.random.default_rng([seed, block]))
+
+
+def _write_csvs(rows: int, seed: int, paths: list[Path]) -> None:
+    """Write the rows of (rows, seed) into `paths` in order, in consecutive parts whose sizes differ by at most 1."""
+    ends = [rows * (index + 1) // len(paths) for index in range(len(paths))]
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    schema = _block(1, np.random.default_rng(0)).schema
+    shard, written = 0, 0
+    writer = pacsv.CSVWriter(paths[0], schema, write_options=options)
+    try:
+        for table in _blocks(rows, seed):
+            offset = 0
+            while offset < len(table):
+                take = min(len(table) - offset, ends[shard] - written)
+                writer.write_table(table.slice(offset, take))
+                offset, written = offset + take, written + take
+                if written == ends[shard] and shard + 1 < len(paths):
+                    writer.close()
+                    shard += 1
+                    writer = pacsv.CSVWriter(paths[shard], schema, write_options=options)
+    finally:
+        writer.close()
 
 
 def synthetic_csv(rows: int, folder: Path, seed: int = 2024) -> Path:
@@ -53,10 +93,76 @@ def synthetic_csv(rows: int, folder: Path, seed: int = 2024) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.partial")
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    schema = _block(1, np.random.default_rng(0)).schema
-    with pacsv.CSVWriter(partial, schema, write_options=options) as writer:
-        for block, start in enumerate(range(0, rows, BLOCK_ROWS)):
-            writer.write_table(_block(min(BLOCK_ROWS, rows - start), np.random.default_rng([seed, block])))
+    _write_csvs(rows, seed, [partial])
     partial.replace(path)
     return path
+
+
+def write_shards(rows: int, shards: int, folder: Path, seed: int = 2024) -> list[Path]:
+    """Write the rows of (rows, seed) as `shards` CSVs part-NNNNN.csv into `folder`, which must be new or empty.
+
+    The shards are written into a sibling folder first and moved in place at the end: an interrupted run leaves
+    no partial data set behind.
+    """
+    if rows < 1 or not 1 <= shards <= rows:
+        raise ValueError(f"cannot cut {rows} rows into {shards} shards; expected 1 <= shards <= rows")
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} already exists and is not an empty folder; expected a new or empty folder")
+    names = [f"part-{index:05d}.csv" for index in range(shards)]
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+    partial.mkdir(parents=True)
+    try:
+        _write_csvs(rows, seed, [partial / name for name in names])
+        if folder.exists():
+            folder.rmdir()
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return [folder / name for name in names]
+
+
+def synthetic_shards(rows: int, shards: int, folder: Path, seed: int = 2024) -> Path:
+    """The folder of `shards` synthetic CSVs of `rows` rows in all, in `folder`, written unless already there."""
+    path = Path(folder) / f"pima-synthetic-{rows}-rows-{shards}-shards-seed-{seed}"
+    if not path.is_dir():
+        write_shards(rows, shards, path, seed)
+    return path
+
+
+def row_count(text: str) -> int:
+    """A row count as people write it: "768", "100k", "1.5M", "10_000_000"."""
+    item = text.strip().lower().replace("_", "")
+    scale = {"k": 10**3, "m": 10**6, "b": 10**9}.get(item[-1:], 1)
+    try:
+        count = float(item[:-1] if scale > 1 else item) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a row count; expected e.g. 768, 100k, 1.5M") from None
+    if count != int(count) or count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole, positive row count")
+    return int(count)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/synthetic.py",
+        description="Write a Pima-shaped synthetic data set as a folder of CSV shards (no header, the real file's 9 "
+        "columns and value ranges), for the distributed workflow's --dataset. The same rows and seed always give "
+        "the same bytes; the shards joined in name order are the same rows whatever the shard count.",
+    )
+    parser.add_argument("--rows", type=row_count, required=True, help="rows in all, e.g. 768, 100k, 10M")
+    parser.add_argument("--shards", type=int, help="number of CSV files (default: one per million rows, at least 1)")
+    parser.add_argument("--seed", type=int, default=2024, help="seed of the random generators (default: 2024)")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="folder to write part-00000.csv, part-00001.csv, ... into; must be new or empty")
+    args = parser.parse_args(argv)
+    shards = args.shards if args.shards is not None else max(1, math.ceil(args.rows / 1_000_000))
+    try:
+        paths = write_shards(args.rows, shards, args.output, args.seed)
+    except (ValueError, FileExistsError) as error:
+        parser.error(str(error))
+    print(f"wrote {args.rows:,} rows in {len(paths)} shard{'s' * (len(paths) > 1)} to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
