@@ -53,7 +53,7 @@ def main(state_path: str, step: str) -> None:
     outputs = task(**inputs(state, task.python_interface.inputs))
     outputs = tuple(outputs) if isinstance(outputs, tuple) else (outputs,)
     names = [OUTPUT_ALIASES.get(step, name) if name == "o0" else name for name in task.python_interface.outputs]
-    for name, value in zip(names, outputs):
+    for name, value in zip(names, outputs, strict=True):
         state[name] = stored(value)
     if "accuracy" in state:
         print(f"accuracy={state['accuracy']}")

@@ -21,9 +21,10 @@ Wall time is the whole command, interpreter start-up included. Peak memory is th
 (ru_maxrss from wait4) of the command's process and its waited-for children. Every run gets its own HOME
 (flytekit's local cache lives in ~/.flyte) and TMPDIR (flytekit writes task outputs there), under --workdir,
 deleted afterwards: the user's ~/.flyte is never touched. Matplotlib's font cache (MPLCONFIGDIR) is one folder
-under --workdir, built once before measuring, as on any machine where matplotlib has run before. It prints a Markdown table per size with the medians,
-the ratios and the targets of issue #5, checks that all variants report the same accuracy, and exits non-zero
-if a run fails or the accuracies differ (a missed target is reported, not an error, unless --check-targets).
+under --workdir, built once before measuring, as on any machine where matplotlib has run before. It prints a
+Markdown table per size with the medians, the ratios and the targets of issue #5, checks that all variants report
+the same accuracy, and exits non-zero if a run fails or the accuracies differ (a missed target is reported, not an
+error, unless --check-targets).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[d
         ]
         for variant, command, place in plan:
             seconds, peak, text = run(command, folder / place / "home", folder / place / "tmp", folder / "log.txt")
-            if variant == "workflow cached" and "cache" not in text.lower() and seconds > measures["workflow cold"].seconds[-1]:
+            slower = seconds > measures["workflow cold"].seconds[-1]
+            if variant == "workflow cached" and "cache" not in text.lower() and slower:
                 print(f"warning: the cached rerun took longer than the cold run ({seconds:.1f}s)", file=sys.stderr)
             measures[variant].seconds.append(seconds)
             measures[variant].load.append(os.getloadavg()[0])
@@ -150,18 +152,22 @@ def mebibytes(quantity: str | None) -> float | None:
     return float(match.group(1)) * units.get(match.group(2) or "", 1) / 2**20
 
 
-def table(rows: int, measures: dict[str, Measure], tasks: list[dict], repeats: int) -> tuple[str, list[tuple[str, bool]]]:
+def table(
+    rows: int, measures: dict[str, Measure], tasks: list[dict], repeats: int
+) -> tuple[str, list[tuple[str, bool]]]:
     plain, same, cold, cached, tutorial = (measures[variant] for variant in VARIANTS)
     lines = [
         f"#### {rows:,} rows ({repeats} run{'s' if repeats > 1 else ''} of each, medians)",
         "",
-        "| variant | wall time | / plain | / plain, same work | / tutorial | fastest run | peak RSS | / plain | accuracy |",
+        "| variant | wall time | / plain | / plain, same work | / tutorial | fastest run | peak RSS | / plain "
+        "| accuracy |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for variant in VARIANTS:
         measure = measures[variant]
         lines.append(
-            f"| {variant} | {measure.wall:.2f} s | {measure.wall / plain.wall:.2f}x | {measure.wall / same.wall:.2f}x | "
+            f"| {variant} | {measure.wall:.2f} s | {measure.wall / plain.wall:.2f}x | "
+            f"{measure.wall / same.wall:.2f}x | "
             f"{measure.wall / tutorial.wall:.2f}x | {measure.best:.2f} s | {measure.peak:.0f} MiB | "
             f"{measure.peak / plain.peak:.2f}x | "
             f"{', '.join(sorted(measure.accuracy))} |"
@@ -169,23 +175,36 @@ def table(rows: int, measures: dict[str, Measure], tasks: list[dict], repeats: i
     loads = [load for measure in measures.values() for load in measure.load]
     lines += ["", f"1-minute load average at the end of the runs: median {statistics.median(loads):.1f}, "
               f"max {max(loads):.1f} ({os.cpu_count()} CPUs)."]
-    lines += ["", "| task, alone in a fresh process | wall time | peak RSS | declared memory limit |", "|---|---:|---:|---:|"]
+    lines += ["", "| task, alone in a fresh process | wall time | peak RSS | declared memory limit |"]
+    lines += ["|---|---:|---:|---:|"]
     for task in tasks:
-        lines.append(f"| {task['task']} | {task['seconds']:.2f} s | {task['peak_mib']:.0f} MiB | {task['mem_limit'] or 'none'} |")
+        lines.append(
+            f"| {task['task']} | {task['seconds']:.2f} s | {task['peak_mib']:.0f} MiB | {task['mem_limit'] or 'none'} |"
+        )
     targets: list[tuple[str, bool]] = []
     if rows >= 10_000_000:
-        targets.append((f"cold run <= 1.15x plain, same work ({cold.wall / same.wall:.2f}x)", cold.wall <= 1.15 * same.wall))
+        targets.append(
+            (f"cold run <= 1.15x plain, same work ({cold.wall / same.wall:.2f}x)", cold.wall <= 1.15 * same.wall)
+        )
         targets.append((f"cold run <= 1.15x plain ({cold.wall / plain.wall:.2f}x)", cold.wall <= 1.15 * plain.wall))
-        targets.append((f"cold run <= 0.7x tutorial ({cold.wall / tutorial.wall:.2f}x)", cold.wall <= 0.7 * tutorial.wall))
+        targets.append(
+            (f"cold run <= 0.7x tutorial ({cold.wall / tutorial.wall:.2f}x)", cold.wall <= 0.7 * tutorial.wall)
+        )
         for task in tasks:
             limit = mebibytes(task["mem_limit"])
             targets.append((f"{task['task']} peak {task['peak_mib']:.0f} MiB < limit {task['mem_limit']}",
                             limit is not None and task["peak_mib"] < limit))
-        targets.append((f"workflow peak <= plain peak ({cold.peak:.0f} vs {plain.peak:.0f} MiB)", cold.peak <= plain.peak))
+        targets.append(
+            (f"workflow peak <= plain peak ({cold.peak:.0f} vs {plain.peak:.0f} MiB)", cold.peak <= plain.peak)
+        )
     elif rows >= 1_000_000:
-        targets.append((f"cached rerun <= 0.5x cold run ({cached.wall / cold.wall:.2f}x)", cached.wall <= 0.5 * cold.wall))
+        targets.append(
+            (f"cached rerun <= 0.5x cold run ({cached.wall / cold.wall:.2f}x)", cached.wall <= 0.5 * cold.wall)
+        )
     elif rows <= 1_000:
-        targets.append((f"cold run <= 1.6x plain, same work ({cold.wall / same.wall:.2f}x)", cold.wall <= 1.6 * same.wall))
+        targets.append(
+            (f"cold run <= 1.6x plain, same work ({cold.wall / same.wall:.2f}x)", cold.wall <= 1.6 * same.wall)
+        )
         targets.append((f"cold run <= 1.6x plain ({cold.wall / plain.wall:.2f}x)", cold.wall <= 1.6 * plain.wall))
     if targets:
         lines += [""] + [f"- {'met' if ok else '**not met**'}: {text}" for text, ok in targets]
@@ -195,12 +214,14 @@ def table(rows: int, measures: dict[str, Measure], tasks: list[dict], repeats: i
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
         cpu = names[0] if names else cpu
     except OSError:
         pass
     try:
-        memory = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")) / 2**20
+        with open("/proc/meminfo") as meminfo:
+            memory = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")) / 2**20
         memory_text = f", {memory:.0f} GiB RAM"
     except (OSError, StopIteration):
         memory_text = ""

@@ -27,8 +27,19 @@ FEATURE_COLUMNS.update(bmi=float, pedigree=float)
 CLASSES_COLUMNS = OrderedDict(diabetic=int)
 Features = FlyteSchema[FEATURE_COLUMNS]
 Classes = FlyteSchema[CLASSES_COLUMNS]
-Split = typing.NamedTuple("Split", [("x_train", Features), ("x_test", Features), ("y_train", Classes), ("y_test", Classes)])
-Outputs = typing.NamedTuple("Outputs", [("model", JoblibSerializedFile), ("accuracy", float)])
+
+
+class Split(typing.NamedTuple):
+    x_train: Features
+    x_test: Features
+    y_train: Classes
+    y_test: Classes
+
+
+class Outputs(typing.NamedTuple):
+    model: JoblibSerializedFile
+    accuracy: float
+
 
 TASK = dict(cache=True, cache_version="1.0", limits=Resources(mem="8Gi"))
 
@@ -69,8 +80,12 @@ def score(predictions: Classes, y: Classes) -> float:
 
 
 @workflow
-def diabetes_xgboost_model(dataset: FlyteFile[typing.TypeVar("csv")], test_split_ratio: float = 0.33, seed: int = 7) -> Outputs:
-    x_train, x_test, y_train, y_test = split_traintest_dataset(dataset=dataset, seed=seed, test_split_ratio=test_split_ratio)
+def diabetes_xgboost_model(
+    dataset: FlyteFile[typing.TypeVar("csv")], test_split_ratio: float = 0.33, seed: int = 7
+) -> Outputs:
+    x_train, x_test, y_train, y_test = split_traintest_dataset(
+        dataset=dataset, seed=seed, test_split_ratio=test_split_ratio
+    )
     model = fit(x=x_train, y=y_train, seed=seed)
     predictions = predict(x=x_test, model_ser=model)
     return Outputs(model=model, accuracy=score(predictions=predictions, y=y_test))

@@ -5,9 +5,9 @@ import shutil
 
 from flytekit.types.file import FlyteFile
 
+from flyte.workflows import example
 from flyte.workflows.caching import PACKAGE_DIR, project_digest
 from flyte.workflows.files import file_cache_key
-from flyte.workflows import example
 from tests.conftest import synthetic_rows, write_csv
 
 TASKS = (example.split_traintest_dataset, example.fit, example.predict, example.score)

@@ -128,7 +128,8 @@ def test_default_dataset_downloads_or_explains_how_to_work_offline(home, real_da
     if run.returncode == 0:
         assert run.accuracy == pytest.approx(plain_accuracy(real_dataset), abs=1e-12)
     else:
-        assert "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv" in run.output
+        url = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
+        assert url in run.output
         assert "Without network access, pass a local copy" in run.output
 
 

@@ -133,7 +133,9 @@ def split_dataset(rows: list[list], ratio: float, seed: int, tmp_path: Path) -> 
 def test_split_matches_scikit_learn(tmp_path, ratio, seed):
     rows = synthetic_rows(101, seed=3)
     train, test = split_dataset(rows, ratio, seed, tmp_path)
-    expected_train, expected_test = train_test_split(pd.DataFrame(rows, columns=list(COLUMNS)), test_size=ratio, random_state=seed)
+    expected_train, expected_test = train_test_split(
+        pd.DataFrame(rows, columns=list(COLUMNS)), test_size=ratio, random_state=seed
+    )
     pd.testing.assert_frame_equal(train, expected_train.reset_index(drop=True))
     pd.testing.assert_frame_equal(test, expected_test.reset_index(drop=True))
 

@@ -12,14 +12,14 @@ import pytest
 from flytekit.types.file import FlyteFile
 from xgboost import XGBClassifier
 
+from flyte.cli import main as cli_main
 from flyte.dataset import InvalidDatasetError
 from flyte.hyperparameters import Hyperparameters
 from flyte.inference import classify_patients_csv
 from flyte.model import train_model
 from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
-from flyte.versions import installed_versions
-from flyte.cli import main as cli_main
 from flyte.schema import FEATURES, LABEL
+from flyte.versions import installed_versions
 from tests.conftest import synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
@@ -147,7 +147,7 @@ def test_batch_inference_cache_follows_the_model_file_content(tmp_path, training
 
 
 def one_patient_arguments(**changes) -> list[str]:
-    values = dict(zip(FEATURES, ["6", "148", "72", "35", "0", "33.6", "0.627", "50"]), **changes)
+    values = dict(zip(FEATURES, ["6", "148", "72", "35", "0", "33.6", "0.627", "50"], strict=True), **changes)
     return [argument for name, value in values.items() for argument in ("--" + name.replace("_", "-"), value)]
 
 

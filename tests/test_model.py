@@ -27,7 +27,10 @@ def test_defaults_are_the_tutorials():
         ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
         ({"learning_rate": float("nan")}, "learning_rate must be > 0, got nan"),
         ({"n_estimators": 0}, "n_estimators must be >= 1, got 0"),
-        ({"objective": "reg:squarederror"}, "objective must be one of binary:logistic, binary:hinge, got 'reg:squarederror'"),
+        (
+            {"objective": "reg:squarederror"},
+            "objective must be one of binary:logistic, binary:hinge, got 'reg:squarederror'",
+        ),
         ({"booster": "forest"}, "booster must be one of gbtree, dart, gblinear, got 'forest'"),
     ],
 )

@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ElementTree
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from flytekit.loggers import logger as flytekit_logger
@@ -39,7 +38,7 @@ def test_metrics_match_hand_computed_values():
     result, _ = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
     # Of the 9 (diabetic, not diabetic) pairs, the diabetic row has the higher probability in 8: only 0.4 < 0.6.
     expected_log_loss = -sum(
-        math.log(p if label else 1 - p) for label, p in zip(LABELS, PROBABILITY)
+        math.log(p if label else 1 - p) for label, p in zip(LABELS, PROBABILITY, strict=True)
     ) / len(LABELS)
     assert result == Metrics(
         accuracy=pytest.approx(4 / 6),
@@ -115,7 +114,7 @@ def assert_report_is_complete(html: str, expected: Metrics) -> None:
         else:
             assert len(images) == 1 and _svg_root(images[0]).tag == "{http://www.w3.org/2000/svg}svg"
     cells = parser.sections["metrics"]["cells"]
-    shown = dict(zip(cells[0::3], cells[1::3]))
+    shown = dict(zip(cells[0::3], cells[1::3], strict=True))
     assert shown["Accuracy"] == f"{expected.accuracy:.4f}"
     assert shown["ROC AUC"] == f"{expected.roc_auc:.4f}"
     assert shown["Log loss"] == f"{expected.log_loss:.4f}"
@@ -153,7 +152,8 @@ def deck_paths():
 def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     result = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3)
 
-    # The same numbers from the bare libraries: scikit-learn's split (which load_and_split_table reproduces) and metrics.
+    # The same numbers from the bare libraries: scikit-learn's split (which load_and_split_table reproduces) and
+    # metrics.
     data = pd.read_csv(synthetic_csv, header=None, names=[*FEATURES, LABEL])
     _, test = train_test_split(data, test_size=0.25, random_state=3)
     classifier = load_model(result.model.download()).classifier

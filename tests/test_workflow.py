@@ -22,7 +22,9 @@ from tests.reference import plain_accuracy
 
 def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
     """Call the four tasks one after the other; return the predictions and the accuracy."""
-    train, test, dataset_sha256 = split_traintest_dataset(dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed)
+    train, test, dataset_sha256 = split_traintest_dataset(
+        dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed
+    )
     model = fit(train=train, hyperparameters=Hyperparameters(), seed=seed, dataset_sha256=dataset_sha256)
     predictions = predict(test=test, model=model)
     return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions, model=model).accuracy
@@ -45,7 +47,10 @@ def test_tasks_called_directly(synthetic_csv):
     assert list(train_frame.columns) == list(COLUMNS) == list(test_frame.columns)
 
     model_file = fit(
-        train=StructuredDataset(dataframe=train_frame), hyperparameters=Hyperparameters(), seed=3, dataset_sha256="ab" * 32
+        train=StructuredDataset(dataframe=train_frame),
+        hyperparameters=Hyperparameters(),
+        seed=3,
+        dataset_sha256="ab" * 32,
     )
     model_path = Path(model_file.download())
     assert model_path.name == "model.joblib.dat" and model_path.parent != Path.cwd()
@@ -59,7 +64,9 @@ def test_tasks_called_directly(synthetic_csv):
 
     expected = (predictions["predicted"] == test_frame[LABEL]).mean()
     accuracy = score(
-        test=StructuredDataset(dataframe=test_frame), predictions=StructuredDataset(dataframe=predictions), model=model_file
+        test=StructuredDataset(dataframe=test_frame),
+        predictions=StructuredDataset(dataframe=predictions),
+        model=model_file,
     ).accuracy
     assert accuracy == pytest.approx(expected)
     assert accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
