@@ -1,0 +1,115 @@
+"""The layering, checked: plain modules (flyte/*.py) never import flytekit, and the Flyte layer (flyte/workflows/)
+imports its own modules only in the directions the layout allows.
+
+- Support modules (types and defaults, cache policy, file keys, the local-cache patch) import no task module.
+- example.py, home of the four tasks, imports only support modules.
+- The other workflow modules (tuning, inference, the distributed workflow, ...) take types and defaults from the
+  support modules and, of example.py, only its tasks and workflows; they do not import each other.
+- launch_plans.py schedules workflows: it may import any of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "flyte"
+PLAIN_MODULES = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__")
+WORKFLOW_MODULES = sorted(path.stem for path in (PACKAGE / "workflows").glob("*.py") if path.stem != "__init__")
+SUPPORT_MODULES = {"caching", "datatypes", "files", "local_cache_patch"}
+TASK_MODULE = "example"
+SCHEDULING_MODULE = "launch_plans"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, at any depth (lazy imports inside functions count too)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import; the layering test reads absolute ones"
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def names_imported_from(path: Path, module: str) -> set[str]:
+    return {
+        alias.name
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    }
+
+
+def workflow_modules_imported_by(path: Path) -> set[str]:
+    prefix = "flyte.workflows."
+    return {
+        module.removeprefix(prefix).split(".")[0]
+        for module in imported_modules(path)
+        if module.startswith(prefix) and module.removeprefix(prefix).split(".")[0] in WORKFLOW_MODULES
+    }
+
+
+def test_the_layout_is_what_this_test_knows():
+    assert {"dataset", "model", "schema", "split"} <= set(PLAIN_MODULES)
+    assert SUPPORT_MODULES | {TASK_MODULE, SCHEDULING_MODULE} <= set(WORKFLOW_MODULES)
+
+
+@pytest.mark.parametrize("module", ["__init__", *PLAIN_MODULES])
+def test_plain_modules_import_neither_flytekit_nor_the_flyte_layer(module):
+    imports = imported_modules(PACKAGE / f"{module}.py")
+    offending = sorted(
+        name for name in imports if name.split(".")[0] == "flytekit" or name.startswith("flyte.workflows")
+    )
+    assert not offending, f"flyte/{module}.py imports {offending}; Flyte code belongs in flyte/workflows/"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", PLAIN_MODULES)
+def test_importing_a_plain_module_loads_no_flytekit(module):
+    """At run time too, through whatever the module's own imports import (a fresh interpreter per module)."""
+    probe = f"import sys, flyte.{module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'flytekit'}}))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"importing flyte.{module} loads flytekit"
+
+
+@pytest.mark.slow
+def test_the_probe_sees_flytekit_when_it_is_imported():
+    """The run-time check above can fail: importing the Flyte layer does load flytekit."""
+    probe = "import sys, flyte.workflows.datatypes; print('flytekit' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True", done.stderr
+
+
+@pytest.mark.parametrize("module", sorted(SUPPORT_MODULES))
+def test_support_modules_import_only_support_modules(module):
+    imported = workflow_modules_imported_by(PACKAGE / "workflows" / f"{module}.py")
+    assert imported <= SUPPORT_MODULES, f"flyte/workflows/{module}.py imports {sorted(imported - SUPPORT_MODULES)}"
+
+
+@pytest.mark.parametrize("module", sorted(set(WORKFLOW_MODULES) - SUPPORT_MODULES - {SCHEDULING_MODULE}))
+def test_workflow_modules_share_types_through_support_modules_and_only_tasks_through_example(module):
+    path = PACKAGE / "workflows" / f"{module}.py"
+    allowed = SUPPORT_MODULES if module == TASK_MODULE else SUPPORT_MODULES | {TASK_MODULE}
+    imported = workflow_modules_imported_by(path)
+    assert imported <= allowed, f"flyte/workflows/{module}.py imports {sorted(imported - allowed)}"
+
+    from flytekit.core.base_task import PythonTask
+    from flytekit.core.workflow import WorkflowBase
+
+    import flyte.workflows.example as example
+
+    for name in names_imported_from(path, f"flyte.workflows.{TASK_MODULE}"):
+        entity = getattr(example, name)
+        assert isinstance(entity, PythonTask | WorkflowBase), (
+            f"flyte/workflows/{module}.py takes {name} from example.py; shared types and defaults live in datatypes.py"
+        )
