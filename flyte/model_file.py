@@ -8,12 +8,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
-from xgboost import XGBClassifier
 
 from flyte.schema import FEATURES
 from flyte.versions import installed_versions
+
+if TYPE_CHECKING:  # only the type hints name it: loading a model file imports xgboost through the pickle
+    from xgboost import XGBClassifier
 
 MODEL_FILE_FORMAT = "pima-diabetes-xgboost/1"
 # Libraries whose version decides whether a pickled classifier loads and predicts the same.

@@ -1,6 +1,7 @@
 """Choose XGBoost settings by stratified k-fold cross-validation over a grid; no Flyte here.
 
-scikit-learn is imported inside the functions that use it, so that importing this module stays cheap.
+scikit-learn and the XGBoost trainer are imported inside cross_validate, so that importing this module stays cheap:
+the tuning workflow's module imports CrossValidationScore, its task output type, whatever task it runs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from flyte.hyperparameters import Hyperparameters
-from flyte.model import train_model
 from flyte.schema import FEATURES, LABEL
 
 
@@ -33,6 +33,8 @@ def cross_validate(
     """
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+
+    from flyte.model import train_model
 
     smallest_class = int(train[LABEL].value_counts().reindex([0, 1], fill_value=0).min())
     if not 2 <= folds <= smallest_class:

@@ -1,6 +1,8 @@
 """The diabetes XGBoost pipeline: split_traintest_dataset -> fit -> predict -> score (with an evaluation deck).
 
-Each task is a thin typed wrapper around a plain function of the `flyte` package.
+Each task is a thin typed wrapper around a plain function of the `flyte` package. flyte.model, which imports XGBoost
+(and with it scikit-learn and SciPy), is imported in the bodies of the tasks that use it: loading this module, as
+`pyflyte run` and every task's pod do, stays free of them, so the split task's pod never loads the trainer.
 """
 
 from typing import NamedTuple
@@ -13,7 +15,6 @@ from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.dataset import CANONICAL_DATASET_URL, file_sha256
 from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
-from flyte.model import classify, feature_importances, train_model
 from flyte.model_file import load_model, save_model
 from flyte.report import evaluation_report_html
 from flyte.schema import LABEL
@@ -62,6 +63,8 @@ def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed:
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")))
 def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
     """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
+    from flyte.model import train_model  # imports XGBoost, so only in the tasks that use it
+
     model_path = f"{current_context().working_directory}/model.joblib.dat"
     save_model(train_model(train.open(pd.DataFrame).all(), hyperparameters, seed), dataset_sha256, model_path)
     return ModelFile(path=model_path)
@@ -70,6 +73,8 @@ def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, da
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     """Predict the class and probability of every test row."""
+    from flyte.model import classify  # imports XGBoost, so only in the tasks that use it
+
     classifier = load_model(model.download(), source=source_of(model)).classifier
     return StructuredDataset(dataframe=classify(classifier, test.open(pd.DataFrame).all()))
 
@@ -82,6 +87,8 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
 )
 def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluation:
     """Measure the predictions against the test labels and show the evaluation report as the task's deck."""
+    from flyte.model import feature_importances  # imports XGBoost, so only in the tasks that use it
+
     labels = test.open(pd.DataFrame).all()[LABEL]
     predicted = predictions.open(pd.DataFrame).all()
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])

@@ -5,7 +5,6 @@ from typing import Annotated, NamedTuple
 from flytekit import Resources, StructuredDataset, current_context, task, workflow
 from flytekit.types.file import FlyteFile
 
-from flyte.inference import classify_patients_csv
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
 from flyte.workflows.files import source_of
@@ -19,6 +18,8 @@ class BatchPredictions(NamedTuple):
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
 def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPredictions:
     """Validate the patients CSV, check the model fits its features, predict each patient's class and probability."""
+    from flyte.inference import classify_patients_csv  # imports XGBoost, so only when the task runs
+
     table = classify_patients_csv(model.download(), patients.download(), source_of(model), source_of(patients))
     csv_path = f"{current_context().working_directory}/predictions.csv"
     table.to_csv(csv_path, index=False)
