@@ -18,7 +18,7 @@ Builds the image REGISTRY/APP:VERSION from ./Dockerfile and prints the `pyflyte 
   -p             push the image after building (needs -r)
   -s             build inside the sandbox's own Docker daemon, as the Flyte tutorial does:
                  `flytectl demo exec -- docker build /root ...`; needs a sandbox started with
-                 `--source .` whose image runs Docker (see README.md)
+                 `--source .` whose image runs Docker (see docs/deploy.md)
   -f             build even if the work tree has uncommitted changes (the tag then does not
                  describe the code in the image)
   -h             show this help
