@@ -7,13 +7,21 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # a venv. All of them ship binary wheels, so no compiler is needed; xgboost-cpu is the CPU-only build of xgboost, without the NVIDIA NCCL
 # library (~470 MB) that the plain xgboost wheel pulls in. The libraries' own test suites
 # (~120 MB) are dropped: nothing imports them at run time.
+# Flyte's Dask backend plugin (flyteorg/flyte v1.16, flyteplugins/go/tasks/plugins/k8s/dask/dask.go) starts the
+# scheduler pod as `dask-scheduler` and each worker pod as `dask-worker --name ... --nthreads N --memory-limit M`;
+# distributed 2026.6 removed those two commands in favour of `dask scheduler` and `dask worker` (the plugin follows
+# only from Flyte 2 on, flyteorg/flyte#7707). Two wrappers keep the pods of a Flyte 1 cluster starting.
 FROM ${BASE_IMAGE} AS dependencies
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.txt /tmp/requirements.txt
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --only-binary=:all: --require-hashes -r /tmp/requirements.txt \
-    && find /opt/venv -depth -type d -name tests -exec rm -rf {} +
+    && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
+    && for command in scheduler worker; do \
+         printf '#!/bin/sh\nexec /opt/venv/bin/dask %s "$@"\n' "$command" > "/opt/venv/bin/dask-$command"; \
+         chmod 755 "/opt/venv/bin/dask-$command"; \
+       done
 
 # Stage 2: the runtime image: the venv and the code, no build tools, caches or tests, non-root.
 # Ordered so that a new version (code or tag) rebuilds only the last layer, never the venv's.
