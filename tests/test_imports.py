@@ -1,0 +1,144 @@
+"""What loading each workflow module, and running each task alone as its pod would, brings into sys.modules.
+
+The heavy libraries (XGBoost, scikit-learn, SciPy, matplotlib: seconds of imports) are loaded by the tasks that use
+them, when they run: never by loading a workflow module (pyflyte run, pyflyte package, every pod), never before a
+task's body starts, and never by a task that does not use them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar
+from flytekit import FlyteContextManager
+from flytekit.core.type_engine import TypeEngine
+
+from flyte.hyperparameters import HyperparameterGrid
+from flyte.schema import FEATURES
+from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from tests.pods import PROBE, Pod, run_as_pods
+from tests.registration import package, read_package
+
+pytestmark = pytest.mark.slow  # every test here starts Python processes: pyflyte package, a pod per task
+
+HEAVY = frozenset({"xgboost", "sklearn", "scipy", "matplotlib"})
+WORKFLOWS = REPO_ROOT / "flyte" / "workflows"
+WORKFLOW_MODULES = ["flyte.workflows"] + sorted(
+    f"flyte.workflows.{path.stem}" for path in WORKFLOWS.glob("*.py") if path.stem != "__init__"
+)
+XGBOOST = frozenset({"xgboost", "sklearn", "scipy"})  # XGBoost's scikit-learn interface loads scikit-learn and SciPy
+# The heavy libraries each task's pod loads, all because its body uses them.
+TASK_IMPORTS = {
+    "split_traintest_dataset": set(),
+    "fit": XGBOOST,
+    "predict": XGBOOST,
+    "score": XGBOOST | {"matplotlib"},  # the model's feature importances and the report's charts
+    "expand_grid": set(),
+    "cross_validate_grid_point": XGBOOST,
+    "choose_hyperparameters": set(),  # its deck is a table, no chart
+    "classify_patients": XGBOOST,
+}
+BIN = Path(sys.executable).parent
+
+
+def top_level(modules) -> set[str]:
+    return {module.split(".")[0] for module in modules}
+
+
+@pytest.mark.parametrize("module", WORKFLOW_MODULES)
+def test_loading_a_workflow_module_loads_no_heavy_library(module, tmp_path):
+    script = f"import importlib, json, sys; importlib.import_module({module!r}); print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert {module, "flytekit"} <= loaded
+    assert top_level(loaded) & HEAVY == set()
+
+
+def launch_locally(home: Path):
+    """Run a pod's command as a local process: the venv's pyflyte-execute, the probe on PYTHONPATH."""
+
+    def launch(pod: Pod) -> None:
+        program, *arguments = pod.command(pod.folder)
+        environment = {
+            **os.environ,
+            **{pair.key: pair.value for pair in pod.container.env},
+            **pod.environment,
+            "HOME": str(home),
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "PYTHONPATH": f"{PROBE}{os.pathsep}{REPO_ROOT}",
+            "POD_PROBE_REPORT": str(pod.folder / "probe.json"),
+        }
+        done = subprocess.run(
+            [str(BIN / program), *arguments], cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, f"{pod.task} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+
+    return launch
+
+
+def blob(path: Path, variable) -> Literal:
+    return Literal(scalar=Scalar(blob=Blob(uri=str(path), metadata=BlobMetadata(type=variable.type.blob))))
+
+
+def to_literal(value) -> Literal:
+    context = FlyteContextManager.current_context()
+    python_type = type(value)
+    return TypeEngine.to_literal(context, value, python_type, TypeEngine.to_literal_type(python_type)).to_flyte_idl()
+
+
+@pytest.fixture(scope="module")
+def pods(tmp_path_factory) -> dict[str, Pod]:
+    """Every task of the training, tuning and batch inference workflows, each run alone as its pod would run it."""
+    work = tmp_path_factory.mktemp("pods")
+    home = work / "home"
+    home.mkdir()
+    registered = read_package(package("local-image:imports", work))
+    dataset = write_csv(work / "patients.csv", synthetic_rows(200))
+    launch = launch_locally(home)
+
+    def defaults(workflow: str) -> dict[str, Literal]:
+        parameters = registered.launch_plans[workflow].spec.default_inputs.parameters
+        return {name: parameter.default for name, parameter in parameters.items() if parameter.HasField("default")}
+
+    def variable(workflow: str, name: str):
+        return registered.workflows[workflow].template.interface.inputs.variables[name]
+
+    training = "flyte.workflows.example.diabetes_xgboost_model"
+    inputs = {**defaults(training), "dataset": blob(dataset, variable(training, "dataset"))}
+    ran = run_as_pods(registered, training, inputs, work / "training", launch)
+
+    # Two grid points, so that the map task runs two elements and choose_hyperparameters chooses between them.
+    tuning = "flyte.workflows.tuning.diabetes_xgboost_tuning"
+    grid = HyperparameterGrid(max_depth=[2, 3], learning_rate=[0.1], n_estimators=[10])
+    inputs = {**defaults(tuning), "dataset": blob(dataset, variable(tuning, "dataset")), "grid": to_literal(grid)}
+    tuned = run_as_pods(registered, tuning, inputs, work / "tuning", launch, skip=("fit", "predict", "score"))
+
+    inference = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
+    patients = write_csv(work / "new-patients.csv", [row[: len(FEATURES)] for row in synthetic_rows(20, seed=1)])
+    inputs = {"model": ran["fit"].outputs()["o0"], "patients": blob(patients, variable(inference, "patients"))}
+    classified = run_as_pods(registered, inference, inputs, work / "inference", launch)
+    return {**ran, **tuned, **classified}
+
+
+def test_every_task_of_the_workflows_ran_as_a_pod(pods):
+    assert {name.split("[")[0] for name in pods} == set(TASK_IMPORTS)
+    assert {"cross_validate_grid_point[0]", "cross_validate_grid_point[1]"} <= set(pods)
+
+
+@pytest.mark.parametrize("task", TASK_IMPORTS)
+def test_a_task_pod_loads_only_the_heavy_libraries_its_task_uses(pods, task):
+    for name in [name for name in pods if name.split("[")[0] == task]:
+        probe = pods[name].probe()
+        assert pods[name].task_module in probe["modules_at_task_body"]
+        assert top_level(probe["modules_at_task_body"]) & HEAVY == set(), f"{name}: loaded before its body started"
+        assert top_level(probe["modules_at_exit"]) & HEAVY == TASK_IMPORTS[task], name
