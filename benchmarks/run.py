@@ -119,8 +119,8 @@ def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[d
         ]
         for variant, command, place in plan:
             seconds, peak, text = run(command, folder / place / "home", folder / place / "tmp", folder / "log.txt")
-            slower = seconds > measures["workflow cold"].seconds[-1]
-            if variant == "workflow cached" and "cache" not in text.lower() and slower:
+            slower = variant == "workflow cached" and seconds > measures["workflow cold"].seconds[-1]
+            if slower and "cache" not in text.lower():
                 print(f"warning: the cached rerun took longer than the cold run ({seconds:.1f}s)", file=sys.stderr)
             measures[variant].seconds.append(seconds)
             measures[variant].load.append(os.getloadavg()[0])
