@@ -1,33 +1,48 @@
-"""The real image, built by docker_build_and_tag.sh, running the packaged tasks exactly as Flyte would.
+"""The real image, built by docker_build_and_tag.sh, running the packaged workflows exactly as Flyte would:
+training, tuning (its map task through `pyflyte-map-execute`) and batch inference.
 
 Each task runs as `docker run IMAGE <command and args of its serialized TaskSpec>`, its CPU and memory
 capped at the task's limits, with local folders as the input, output and raw-data prefixes; the
-inputs come from the serialized workflow's bindings, each task's outputs feeding the next.
+inputs come from the serialized workflow's bindings, each task's outputs feeding the next. The results are
+checked against the bare libraries (tests/reference.py, scikit-learn's cross-validation).
 Skipped, with the reason, only where `docker info` fails (a failure instead when REQUIRE_DOCKER=1, as in CI).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
-from flyteidl.core.literals_pb2 import Binding, Blob, BlobMetadata, Literal, LiteralMap, Scalar
+from flyteidl.core.literals_pb2 import Binding, Blob, BlobMetadata, Literal, LiteralCollection, LiteralMap, Scalar
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
+from sklearn.model_selection import train_test_split
 
-from tests.conftest import REPO_ROOT
-from tests.registration import WORKFLOW, package, read_package
-from tests.test_cli import pyflyte_run
+from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
+from flyte.model_file import load_model
+from flyte.schema import FEATURES, LABEL
+from flyte.tuning import CrossValidationScore
+from tests.conftest import REAL_DATASET, REPO_ROOT
+from tests.reference import plain_accuracy, plain_model
+from tests.registration import WORKFLOW, Package, package, read_package
+from tests.test_tuning import sklearn_mean_roc_auc
 
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "local/python:3.11-bookworm")
-APP, VERSION = "flyte-xgboost", "container-test"
+# A tag of this test session's own, so that test runs in other checkouts on the same engine never swap images.
+APP, VERSION = "flyte-xgboost", f"container-test-{os.getpid()}"
 IMAGE = f"{APP}:{VERSION}"
 MOUNT = Path("/work")  # where the test's folder appears inside the task containers
 BUILD_TIMEOUT = 1800
+
+pytestmark = pytest.mark.docker
 
 
 def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -41,7 +56,7 @@ def build(project: Path, version: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image() -> Iterator[str]:
     if shutil.which("docker") is None or docker("info", timeout=60).returncode != 0:
         reason = "Docker is not available here (`docker info` failed); .ci/docker_up.sh starts it"
         if os.environ.get("REQUIRE_DOCKER") == "1":
@@ -52,7 +67,8 @@ def image() -> str:
     built = build(REPO_ROOT, VERSION)
     assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-5000:]
     assert f"pyflyte --pkgs flyte.workflows package --image {IMAGE} --force" in built.stdout
-    return IMAGE
+    yield IMAGE
+    docker("image", "rm", IMAGE)  # its layers stay in the build cache for the next run
 
 
 def image_metadata(tag: str) -> dict:
@@ -86,12 +102,17 @@ def test_image_has_no_compilers_pip_caches_or_tests(image):
 def pinned_requirements() -> dict[str, str]:
     lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
     pins = [re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in lines]
-    return {pin.group(1).lower(): pin.group(2) for pin in pins if pin}
+    return {canonical_name(pin.group(1)): pin.group(2) for pin in pins if pin}
+
+
+def canonical_name(distribution: str) -> str:
+    """A distribution's name as PEP 503 compares them: pip lists typing_extensions, the lock typing-extensions."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def test_image_installs_exactly_the_pins_and_no_gpu_libraries(image):
     listing = run_in(image, "pip list --format json 2>/dev/null")
-    installed = {entry["name"].lower(): entry["version"] for entry in json.loads(listing)}
+    installed = {canonical_name(entry["name"]): entry["version"] for entry in json.loads(listing)}
     pins = pinned_requirements()
     assert {name: installed.get(name) for name in pins} == pins
     assert "xgboost-cpu" in pins
@@ -122,7 +143,12 @@ def docker_quantity(kubernetes_memory: str) -> str:
     return number + (unit[0].lower() if unit else "b")
 
 
-def run_task(task, inputs: LiteralMap, work: Path, node_id: str) -> LiteralMap:
+def docker_cpus(kubernetes_cpu: str) -> str:
+    """A Kubernetes CPU quantity in Docker's units: "500m" -> "0.5", "2" -> "2"."""
+    return str(int(kubernetes_cpu[:-1]) / 1000) if kubernetes_cpu.endswith("m") else kubernetes_cpu
+
+
+def run_task(task, inputs: LiteralMap, work: Path, node_id: str, env: dict[str, str] | None = None) -> LiteralMap:
     """Run one serialized task in its own container as Flyte's propeller would, and read its outputs.pb."""
     folder = work / node_id
     folder.mkdir()
@@ -138,11 +164,13 @@ def run_task(task, inputs: LiteralMap, work: Path, node_id: str) -> LiteralMap:
     }
     container = task.container
     limits = {entry.name: entry.value for entry in container.resources.limits}
-    environment = [f"--env={pair.key}={pair.value}" for pair in container.env]
+    variables = {**{pair.key: pair.value for pair in container.env}, **(env or {})}
+    environment = [f"--env={key}={value}" for key, value in variables.items()]
     command = [templates.get(arg, arg) for arg in [*container.command, *container.args]]
     done = docker(
         "run", "--rm", f"--volume={work}:{MOUNT}", *environment,
-        f"--cpus={limits[container.resources.CPU]}", f"--memory={docker_quantity(limits[container.resources.MEMORY])}",
+        f"--cpus={docker_cpus(limits[container.resources.CPU])}",
+        f"--memory={docker_quantity(limits[container.resources.MEMORY])}",
         container.image, *command,
     )  # fmt: skip
     outputs = folder / "outputs" / "outputs.pb"
@@ -152,43 +180,163 @@ def run_task(task, inputs: LiteralMap, work: Path, node_id: str) -> LiteralMap:
 
 
 def resolve(binding: Binding, outputs_by_node: dict[str, dict[str, Literal]]) -> Literal:
+    if binding.binding.WhichOneof("value") == "scalar":
+        return Literal(scalar=binding.binding.scalar)
     assert binding.binding.WhichOneof("value") == "promise", binding
     promise = binding.binding.promise
     return outputs_by_node[promise.node_id][promise.var]
 
 
-def test_packaged_tasks_run_in_the_image_as_flyte_runs_them(image, tmp_path, real_dataset):
-    registered = read_package(package(image, tmp_path))
-    workflow = registered.workflows[WORKFLOW].template
-    work = tmp_path / "work"
-    work.mkdir()
-    work.chmod(0o777)
-    shutil.copy(real_dataset, work / "pima.csv")
+def run_array_node(registered: Package, node, inputs: dict[str, Literal], work: Path, node_id: str) -> dict:
+    """One container per element of the mapped list, as Flyte's ArrayNode runs a map task: each runs the serialized
+    `pyflyte-map-execute` command on the whole inputs, told its element's index by the environment variables flytekit
+    reads (BATCH_JOB_ARRAY_INDEX_VAR_NAME names the variable holding it); the elements' outputs are gathered."""
+    array_node = node.array_node
+    task = registered.tasks[array_node.node.task_node.reference_id.name].template
+    assert task.container.args[0] == "pyflyte-map-execute"
+    (mapped,) = set(inputs) - set(array_node.bound_inputs)
+    outputs: dict[str, list[Literal]] = {name: [] for name in task.interface.outputs.variables}
+    for index in range(len(inputs[mapped].collection.literals)):
+        env = {"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX": str(index)}
+        element_outputs = run_task(task, LiteralMap(literals=inputs), work, f"{node_id}-{index}", env)
+        for name, value in element_outputs.literals.items():
+            outputs[name].append(value)
+    return {name: Literal(collection=LiteralCollection(literals=values)) for name, values in outputs.items()}
 
-    # The default launch plan's inputs, as a cluster would launch them, but the CSV from a local folder.
-    defaults = registered.launch_plans[WORKFLOW].spec.default_inputs.parameters
-    inputs = {name: parameter.default for name, parameter in defaults.items()}
-    dataset_type = BlobMetadata(type=workflow.interface.inputs.variables["dataset"].type.blob)
-    inputs["dataset"] = Literal(scalar=Scalar(blob=Blob(uri=str(MOUNT / "pima.csv"), metadata=dataset_type)))
-    outputs_by_node: dict[str, dict[str, Literal]] = {GLOBAL_INPUT_NODE_ID: inputs}
 
-    pending = list(workflow.nodes)
-    while pending:
-        ready = [node for node in pending if all(b.binding.promise.node_id in outputs_by_node for b in node.inputs)]
-        assert ready, f"nodes waiting on each other: {[node.id for node in pending]}"
-        for node in ready:
-            task = registered.tasks[node.task_node.reference_id.name].template
-            node_inputs = LiteralMap(literals={b.var: resolve(b, outputs_by_node) for b in node.inputs})
-            outputs_by_node[node.id] = dict(run_task(task, node_inputs, work, node.id).literals)
-            pending.remove(node)
+def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> dict[str, Literal]:
+    """Run a packaged workflow node by node, as Flyte's propeller would: each task node in its own container, a
+    sub-workflow node by running the sub-workflow, an array node (map task) one container per element."""
+    spec = registered.workflows[name]
+    sub_workflows = {sub_workflow.id.name: sub_workflow for sub_workflow in spec.sub_workflows}
 
-    results = {b.var: resolve(b, outputs_by_node) for b in workflow.outputs}
-    container_accuracy = results["accuracy"].scalar.primitive.float_value
-    model_file = Path(results["model"].scalar.blob.uri)
-    assert (work / model_file.relative_to(MOUNT)).is_file()
+    def run(workflow, inputs: dict[str, Literal], prefix: str) -> dict[str, Literal]:
+        outputs_by_node: dict[str, dict[str, Literal]] = {GLOBAL_INPUT_NODE_ID: inputs}
 
-    home = tmp_path / "home"
-    home.mkdir()
-    local = pyflyte_run(home, "--dataset", str(real_dataset))
-    assert local.returncode == 0, local.output
-    assert container_accuracy == local.accuracy
+        def bindings(node) -> list[Binding]:
+            return list(node.array_node.node.inputs if node.HasField("array_node") else node.inputs)
+
+        def is_ready(node) -> bool:
+            promises = [b.binding.promise for b in bindings(node) if b.binding.WhichOneof("value") == "promise"]
+            return all(promise.node_id in outputs_by_node for promise in promises)
+
+        pending = list(workflow.nodes)
+        while pending:
+            ready = [node for node in pending if is_ready(node)]
+            assert ready, f"nodes waiting on each other: {[node.id for node in pending]}"
+            for node in ready:
+                node_id, kind = prefix + node.id, node.WhichOneof("target")
+                node_inputs = {b.var: resolve(b, outputs_by_node) for b in bindings(node)}
+                if kind == "task_node":
+                    task = registered.tasks[node.task_node.reference_id.name].template
+                    outputs = dict(run_task(task, LiteralMap(literals=node_inputs), work, node_id).literals)
+                elif kind == "workflow_node":
+                    sub_workflow = sub_workflows[node.workflow_node.sub_workflow_ref.name]
+                    outputs = run(sub_workflow, node_inputs, prefix=f"{node_id}-")
+                else:
+                    assert kind == "array_node", node
+                    outputs = run_array_node(registered, node, node_inputs, work, node_id)
+                outputs_by_node[node.id] = outputs
+                pending.remove(node)
+        return {b.var: resolve(b, outputs_by_node) for b in workflow.outputs}
+
+    return run(spec.template, inputs, prefix=f"{name.rsplit('.', 1)[-1]}-")  # a folder per node of each run
+
+
+def launch_inputs(registered: Package, workflow: str, **files: str) -> dict[str, Literal]:
+    """The default launch plan's inputs, as a cluster would launch them, with the named file inputs replaced by
+    files of the work folder (paths as the containers see them)."""
+    defaults = registered.launch_plans[workflow].spec.default_inputs.parameters
+    inputs = {name: parameter.default for name, parameter in defaults.items() if parameter.HasField("default")}
+    variables = registered.workflows[workflow].template.interface.inputs.variables
+    for name, relative_path in files.items():
+        metadata = BlobMetadata(type=variables[name].type.blob)
+        inputs[name] = Literal(scalar=Scalar(blob=Blob(uri=str(MOUNT / relative_path), metadata=metadata)))
+    return inputs
+
+
+def python_value(literal: Literal, python_type: type):
+    """A workflow output read back into Python by flytekit's type engine."""
+    from flytekit.core.context_manager import FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+    from flytekit.models.literals import Literal as LiteralModel
+
+    context = FlyteContextManager.current_context()
+    return TypeEngine.to_python_value(context, LiteralModel.from_flyte_idl(literal), python_type)
+
+
+def literal_of(value, python_type: type) -> Literal:
+    from flytekit.core.context_manager import FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+
+    context = FlyteContextManager.current_context()
+    literal_type = TypeEngine.to_literal_type(python_type)
+    return TypeEngine.to_literal(context, value, python_type, literal_type).to_flyte_idl()
+
+
+def on_host(work: Path, literal: Literal) -> Path:
+    """The host path of a file output written under the work folder's mount."""
+    return work / Path(literal.scalar.blob.uri).relative_to(MOUNT)
+
+
+@pytest.fixture(scope="module")
+def registered(image, tmp_path_factory) -> Package:
+    return read_package(package(image, tmp_path_factory.mktemp("package")))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    """The folder every task container sees at MOUNT, holding a copy of the real CSV."""
+    if not REAL_DATASET.is_file():
+        pytest.skip(f"the verified Pima CSV is not at {REAL_DATASET}")
+    work = tmp_path_factory.mktemp("work")
+    work.chmod(0o777)  # the image's user is not root
+    shutil.copy(REAL_DATASET, work / "pima.csv")
+    return work
+
+
+@pytest.fixture(scope="module")
+def trained_in_image(registered, work) -> dict[str, Literal]:
+    """diabetes_xgboost_model run in the image on the real CSV, with its default launch plan's other inputs."""
+    return run_workflow(registered, WORKFLOW, launch_inputs(registered, WORKFLOW, dataset="pima.csv"), work)
+
+
+def test_the_training_workflow_runs_in_the_image_as_flyte_runs_it(trained_in_image, work):
+    assert trained_in_image["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
+    saved = load_model(on_host(work, trained_in_image["model"]))
+    assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
+
+
+def test_the_tuning_workflow_and_its_map_task_run_in_the_image(registered, work):
+    name = "flyte.workflows.tuning.diabetes_xgboost_tuning"
+    grid = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estimators=[20])
+    inputs = {**launch_inputs(registered, name, dataset="pima.csv"), "grid": literal_of(grid, HyperparameterGrid)}
+    inputs["folds"] = literal_of(3, int)
+    outputs = run_workflow(registered, name, inputs, work)
+
+    scores = python_value(outputs["cross_validation"], list[CrossValidationScore])
+    train, _ = train_test_split(pd.read_csv(REAL_DATASET, header=None, names=[*FEATURES, LABEL]), test_size=0.33,
+                                random_state=7)
+    expected = [sklearn_mean_roc_auc(train, point, folds=3, seed=7) for point in grid.points()]
+    assert [score.hyperparameters for score in scores] == grid.points()
+    assert [score.mean_roc_auc for score in scores] == pytest.approx(expected)
+    chosen = python_value(outputs["hyperparameters"], Hyperparameters)
+    assert chosen == grid.points()[expected.index(max(expected))]
+    assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET, **vars(chosen))
+
+
+def test_batch_inference_runs_in_the_image_with_the_trained_model(registered, work, trained_in_image):
+    name = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
+    patients = pd.read_csv(REAL_DATASET, header=None).iloc[:50, :8]
+    patients.to_csv(work / "patients.csv", header=False, index=False)
+    model = Path(trained_in_image["model"].scalar.blob.uri).relative_to(MOUNT)
+    inputs = launch_inputs(registered, name, model=model, patients="patients.csv")
+    outputs = run_workflow(registered, name, inputs, work)
+
+    predictions = pd.read_csv(on_host(work, outputs["predictions_csv"]))
+    assert list(predictions.columns) == [*FEATURES, "predicted", "probability"]
+    np.testing.assert_array_equal(predictions[list(FEATURES)].to_numpy(), patients.to_numpy())
+    reference = plain_model(REAL_DATASET)
+    np.testing.assert_array_equal(predictions["predicted"], reference.predict(patients.to_numpy()))
+    np.testing.assert_allclose(predictions["probability"], reference.predict_proba(patients.to_numpy())[:, 1],
+                               rtol=1e-6)

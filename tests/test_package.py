@@ -20,6 +20,7 @@ from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_
 
 IMAGE = "registry.example.com/flyte-xgboost:package-test"
 NIGHTLY = "diabetes_xgboost_model_nightly_retrain"
+TRAIN_AND_EVALUATE = "flyte.workflows.example.train_and_evaluate"
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 SIMPLE_TYPES = {int: SimpleType.INTEGER, float: SimpleType.FLOAT}
 
@@ -136,33 +137,67 @@ def only_output(registered: Package, task: str) -> str:
     return name
 
 
-def test_the_workflow_wires_split_fit_predict_score(registered):
-    template = registered.workflows[WORKFLOW].template
-    task_of_node = {node.id: short(node.task_node.reference_id.name) for node in template.nodes}
-    task_of_node[GLOBAL_INPUT_NODE_ID] = "workflow inputs"
+def wiring(template) -> tuple[dict, dict]:
+    """A workflow template's bindings as {(consumer, input): (producer, output)} and {output: (producer, output)},
+    every node named by the short name of its task or sub-workflow."""
+    def entity(node) -> str:
+        if node.HasField("workflow_node"):
+            return short(node.workflow_node.sub_workflow_ref.name)
+        return short(node.task_node.reference_id.name)
+
+    name_of_node = {node.id: entity(node) for node in template.nodes}
+    name_of_node[GLOBAL_INPUT_NODE_ID] = "workflow inputs"
 
     def source(binding) -> tuple[str, str]:
-        return task_of_node[binding.binding.promise.node_id], binding.binding.promise.var
+        return name_of_node[binding.binding.promise.node_id], binding.binding.promise.var
 
-    wiring = {(task_of_node[node.id], b.var): source(b) for node in template.nodes for b in node.inputs}
-    model, predictions = only_output(registered, "fit"), only_output(registered, "predict")
-    assert wiring.items() >= {
+    inputs = {(name_of_node[node.id], b.var): source(b) for node in template.nodes for b in node.inputs}
+    return inputs, {b.var: source(b) for b in template.outputs}
+
+
+def test_the_workflow_wires_split_then_train_and_evaluate(registered):
+    inputs, outputs = wiring(registered.workflows[WORKFLOW].template)
+    assert inputs == {
         ("split_traintest_dataset", "dataset"): ("workflow inputs", "dataset"),
         ("split_traintest_dataset", "test_split_ratio"): ("workflow inputs", "test_split_ratio"),
         ("split_traintest_dataset", "seed"): ("workflow inputs", "seed"),
-        ("fit", "train"): ("split_traintest_dataset", "train"),
+        ("train_and_evaluate", "train"): ("split_traintest_dataset", "train"),
+        ("train_and_evaluate", "test"): ("split_traintest_dataset", "test"),
+        ("train_and_evaluate", "dataset_sha256"): ("split_traintest_dataset", "dataset_sha256"),
+        ("train_and_evaluate", "hyperparameters"): ("workflow inputs", "hyperparameters"),
+        ("train_and_evaluate", "seed"): ("workflow inputs", "seed"),
+    }
+    assert outputs == {name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics")}
+
+
+def test_train_and_evaluate_wires_fit_predict_score(registered):
+    (sub_workflow,) = registered.workflows[WORKFLOW].sub_workflows
+    assert sub_workflow.id.name == TRAIN_AND_EVALUATE
+    inputs, outputs = wiring(sub_workflow)
+    model, predictions = only_output(registered, "fit"), only_output(registered, "predict")
+    assert inputs == {
+        ("fit", "train"): ("workflow inputs", "train"),
         ("fit", "hyperparameters"): ("workflow inputs", "hyperparameters"),
-        ("predict", "test"): ("split_traintest_dataset", "test"),
+        ("fit", "seed"): ("workflow inputs", "seed"),
+        ("fit", "dataset_sha256"): ("workflow inputs", "dataset_sha256"),
+        ("predict", "test"): ("workflow inputs", "test"),
         ("predict", "model"): ("fit", model),
-        ("score", "test"): ("split_traintest_dataset", "test"),
+        ("score", "test"): ("workflow inputs", "test"),
         ("score", "predictions"): ("predict", predictions),
-    }.items()
-    order = ["workflow inputs", "split_traintest_dataset", "fit", "predict", "score"]
-    for (consumer, _), (producer, _) in wiring.items():
-        assert order.index(producer) < order.index(consumer), f"{consumer} reads from {producer}"
-    outputs = {b.var: source(b) for b in template.outputs}
-    assert outputs["model"] == ("fit", model)
-    assert outputs["accuracy"] == ("score", "accuracy")
+        ("score", "model"): ("fit", model),
+    }
+    assert outputs == {"model": ("fit", model), "accuracy": ("score", "accuracy"), "metrics": ("score", "metrics")}
+
+
+def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
+    tuning = registered.workflows["flyte.workflows.tuning.diabetes_xgboost_tuning"]
+    assert [sub_workflow.id.name for sub_workflow in tuning.sub_workflows] == [TRAIN_AND_EVALUATE]
+    assert tuning.sub_workflows[0] == registered.workflows[WORKFLOW].sub_workflows[0]
+    inputs, outputs = wiring(tuning.template)
+    assert inputs[("train_and_evaluate", "hyperparameters")] == ("choose_hyperparameters", "o0")
+    assert {name: outputs[name] for name in ("model", "accuracy", "metrics")} == {
+        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics")
+    }
 
 
 def documented_text() -> str:

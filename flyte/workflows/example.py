@@ -1,4 +1,5 @@
-"""The diabetes XGBoost pipeline: split_traintest_dataset -> fit -> predict -> score (with an evaluation deck).
+"""The diabetes XGBoost pipeline: split_traintest_dataset -> train_and_evaluate (fit -> predict -> score, with an
+evaluation deck).
 
 Each task is a thin typed wrapper around a plain function of the `flyte` package. flyte.model, which imports XGBoost
 (and with it scikit-learn and SciPy), is imported in the bodies of the tasks that use it: loading this module, as
@@ -99,6 +100,21 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
 
 
 @workflow
+def train_and_evaluate(
+    train: LabelledPatients, test: LabelledPatients, dataset_sha256: str, hyperparameters: Hyperparameters, seed: int
+) -> TrainedModel:
+    """fit -> predict -> score: train on the training rows, evaluate on the held-out test rows.
+
+    The one training path: every workflow that trains a model on a split runs it (diabetes_xgboost_model with the
+    given settings, diabetes_xgboost_tuning with the chosen ones).
+    """
+    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
+    predictions = predict(test=test, model=model)
+    accuracy, metrics = score(test=test, predictions=predictions, model=model)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics)
+
+
+@workflow
 def diabetes_xgboost_model(
     dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
     test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
@@ -107,7 +123,6 @@ def diabetes_xgboost_model(
 ) -> TrainedModel:
     """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""
     train, test, dataset_sha256 = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
-    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
-    predictions = predict(test=test, model=model)
-    accuracy, metrics = score(test=test, predictions=predictions, model=model)
-    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics)
+    return train_and_evaluate(
+        train=train, test=test, dataset_sha256=dataset_sha256, hyperparameters=hyperparameters, seed=seed
+    )

@@ -1,4 +1,4 @@
-"""Tune, then train: split -> cross-validate every grid point (in parallel) -> pick the best -> fit -> predict -> score.
+"""Tune, then train: split -> cross-validate every grid point (in parallel) -> pick the best -> train_and_evaluate.
 
 The final model is trained on the whole training split with the best settings and evaluated once on the test split.
 """
@@ -17,7 +17,7 @@ from flyte.report import cross_validation_html
 from flyte.tuning import CrossValidationScore, best_score, cross_validate
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, DatasetFile, LabelledPatients, ModelFile
-from flyte.workflows.example import fit, predict, score, split_traintest_dataset
+from flyte.workflows.example import split_traintest_dataset, train_and_evaluate
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
 PARALLEL_GRID_POINTS = 8
@@ -73,7 +73,7 @@ def diabetes_xgboost_tuning(
     )
     scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
     hyperparameters = choose_hyperparameters(scores=scores)
-    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
-    predictions = predict(test=test, model=model)
-    accuracy, metrics = score(test=test, predictions=predictions, model=model)
+    model, accuracy, metrics = train_and_evaluate(
+        train=train, test=test, dataset_sha256=dataset_sha256, hyperparameters=hyperparameters, seed=seed
+    )
     return TunedModel(model, accuracy, metrics, hyperparameters, scores)
