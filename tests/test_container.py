@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flyteidl.core.literals_pb2 import Binding, Blob, BlobMetadata, Literal, LiteralCollection, LiteralMap, Scalar
-from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
+from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar
 from sklearn.model_selection import train_test_split
 
 from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
 from flyte.model_file import load_model
 from flyte.schema import FEATURES, LABEL
 from flyte.tuning import CrossValidationScore
+from tests import pods
 from tests.conftest import REAL_DATASET, REPO_ROOT
 from tests.reference import plain_accuracy, plain_model
 from tests.registration import WORKFLOW, Package, package, read_package
@@ -137,110 +137,10 @@ def test_a_code_change_rebuilds_only_the_code_layer(image, tmp_path):
     docker("image", "rm", f"{APP}:code-change")
 
 
-def docker_quantity(kubernetes_memory: str) -> str:
-    """A Kubernetes memory quantity in Docker's units: "2Gi" -> "2g"."""
-    number, unit = re.fullmatch(r"([0-9]+)([KMGT]i)?", kubernetes_memory).groups()
-    return number + (unit[0].lower() if unit else "b")
-
-
-def docker_cpus(kubernetes_cpu: str) -> str:
-    """A Kubernetes CPU quantity in Docker's units: "500m" -> "0.5", "2" -> "2"."""
-    return str(int(kubernetes_cpu[:-1]) / 1000) if kubernetes_cpu.endswith("m") else kubernetes_cpu
-
-
-def run_task(task, inputs: LiteralMap, work: Path, node_id: str, env: dict[str, str] | None = None) -> LiteralMap:
-    """Run one serialized task in its own container as Flyte's propeller would, and read its outputs.pb."""
-    folder = work / node_id
-    folder.mkdir()
-    folder.chmod(0o777)  # the image's user is not root
-    (folder / "inputs.pb").write_bytes(inputs.SerializeToString())
-    inside = MOUNT / node_id
-    templates = {
-        "{{.input}}": f"{inside}/inputs.pb",
-        "{{.outputPrefix}}": f"{inside}/outputs",
-        "{{.rawOutputDataPrefix}}": f"{inside}/raw",
-        "{{.checkpointOutputPrefix}}": f"{inside}/checkpoint",
-        "{{.prevCheckpointPrefix}}": "",
-    }
-    container = task.container
-    limits = {entry.name: entry.value for entry in container.resources.limits}
-    variables = {**{pair.key: pair.value for pair in container.env}, **(env or {})}
-    environment = [f"--env={key}={value}" for key, value in variables.items()]
-    command = [templates.get(arg, arg) for arg in [*container.command, *container.args]]
-    done = docker(
-        "run", "--rm", f"--volume={work}:{MOUNT}", *environment,
-        f"--cpus={docker_cpus(limits[container.resources.CPU])}",
-        f"--memory={docker_quantity(limits[container.resources.MEMORY])}",
-        container.image, *command,
-    )  # fmt: skip
-    outputs = folder / "outputs" / "outputs.pb"
-    logs = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-    assert done.returncode == 0 and outputs.is_file(), f"{task.id.name} failed:\n{logs}"
-    return LiteralMap.FromString(outputs.read_bytes())
-
-
-def resolve(binding: Binding, outputs_by_node: dict[str, dict[str, Literal]]) -> Literal:
-    if binding.binding.WhichOneof("value") == "scalar":
-        return Literal(scalar=binding.binding.scalar)
-    assert binding.binding.WhichOneof("value") == "promise", binding
-    promise = binding.binding.promise
-    return outputs_by_node[promise.node_id][promise.var]
-
-
-def run_array_node(registered: Package, node, inputs: dict[str, Literal], work: Path, node_id: str) -> dict:
-    """One container per element of the mapped list, as Flyte's ArrayNode runs a map task: each runs the serialized
-    `pyflyte-map-execute` command on the whole inputs, told its element's index by the environment variables flytekit
-    reads (BATCH_JOB_ARRAY_INDEX_VAR_NAME names the variable holding it); the elements' outputs are gathered."""
-    array_node = node.array_node
-    task = registered.tasks[array_node.node.task_node.reference_id.name].template
-    assert task.container.args[0] == "pyflyte-map-execute"
-    (mapped,) = set(inputs) - set(array_node.bound_inputs)
-    outputs: dict[str, list[Literal]] = {name: [] for name in task.interface.outputs.variables}
-    for index in range(len(inputs[mapped].collection.literals)):
-        env = {"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX": str(index)}
-        element_outputs = run_task(task, LiteralMap(literals=inputs), work, f"{node_id}-{index}", env)
-        for name, value in element_outputs.literals.items():
-            outputs[name].append(value)
-    return {name: Literal(collection=LiteralCollection(literals=values)) for name, values in outputs.items()}
-
-
 def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> dict[str, Literal]:
-    """Run a packaged workflow node by node, as Flyte's propeller would: each task node in its own container, a
-    sub-workflow node by running the sub-workflow, an array node (map task) one container per element."""
-    spec = registered.workflows[name]
-    sub_workflows = {sub_workflow.id.name: sub_workflow for sub_workflow in spec.sub_workflows}
-
-    def run(workflow, inputs: dict[str, Literal], prefix: str) -> dict[str, Literal]:
-        outputs_by_node: dict[str, dict[str, Literal]] = {GLOBAL_INPUT_NODE_ID: inputs}
-
-        def bindings(node) -> list[Binding]:
-            return list(node.array_node.node.inputs if node.HasField("array_node") else node.inputs)
-
-        def is_ready(node) -> bool:
-            promises = [b.binding.promise for b in bindings(node) if b.binding.WhichOneof("value") == "promise"]
-            return all(promise.node_id in outputs_by_node for promise in promises)
-
-        pending = list(workflow.nodes)
-        while pending:
-            ready = [node for node in pending if is_ready(node)]
-            assert ready, f"nodes waiting on each other: {[node.id for node in pending]}"
-            for node in ready:
-                node_id, kind = prefix + node.id, node.WhichOneof("target")
-                node_inputs = {b.var: resolve(b, outputs_by_node) for b in bindings(node)}
-                if kind == "task_node":
-                    task = registered.tasks[node.task_node.reference_id.name].template
-                    outputs = dict(run_task(task, LiteralMap(literals=node_inputs), work, node_id).literals)
-                elif kind == "workflow_node":
-                    sub_workflow = sub_workflows[node.workflow_node.sub_workflow_ref.name]
-                    outputs = run(sub_workflow, node_inputs, prefix=f"{node_id}-")
-                else:
-                    assert kind == "array_node", node
-                    outputs = run_array_node(registered, node, node_inputs, work, node_id)
-                outputs_by_node[node.id] = outputs
-                pending.remove(node)
-        return {b.var: resolve(b, outputs_by_node) for b in workflow.outputs}
-
-    return run(spec.template, inputs, prefix=f"{name.rsplit('.', 1)[-1]}-")  # a folder per node of each run
+    """The workflow's outputs, run node by node as Flyte's propeller would, each task in its own container
+    (tests/pods.py): its command and args from the package, CPU and memory capped at its limits."""
+    return pods.run_workflow(registered, name, inputs, work, pods.docker_launch(work, MOUNT)).outputs
 
 
 def launch_inputs(registered: Package, workflow: str, **files: str) -> dict[str, Literal]:

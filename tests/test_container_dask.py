@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.test_container import docker, docker_quantity, image  # noqa: F401  (the module-scoped image fixture)
+from tests.pods import docker_quantity
+from tests.test_container import docker, image  # noqa: F401  (the module-scoped image fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

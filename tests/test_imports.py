@@ -21,7 +21,7 @@ from flytekit.core.type_engine import TypeEngine
 from flyte.hyperparameters import HyperparameterGrid
 from flyte.schema import FEATURES
 from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
-from tests.pods import PROBE, Pod, run_as_pods
+from tests.pods import PROBE, Pod, run_workflow
 from tests.registration import package, read_package
 
 pytestmark = pytest.mark.slow  # every test here starts Python processes: pyflyte package, a pod per task
@@ -81,7 +81,7 @@ def launch_locally(home: Path):
             [str(BIN / program), *arguments], cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
             timeout=600,
         )  # fmt: skip
-        assert done.returncode == 0, f"{pod.task} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        assert done.returncode == 0, f"{pod.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
 
     return launch
 
@@ -97,7 +97,7 @@ def to_literal(value) -> Literal:
 
 
 @pytest.fixture(scope="module")
-def pods(tmp_path_factory) -> dict[str, Pod]:
+def pods(tmp_path_factory) -> list[Pod]:
     """Every task of the training, tuning and batch inference workflows, each run alone as its pod would run it."""
     work = tmp_path_factory.mktemp("pods")
     home = work / "home"
@@ -115,30 +115,30 @@ def pods(tmp_path_factory) -> dict[str, Pod]:
 
     training = "flyte.workflows.example.diabetes_xgboost_model"
     inputs = {**defaults(training), "dataset": blob(dataset, variable(training, "dataset"))}
-    ran = run_as_pods(registered, training, inputs, work / "training", launch)
+    trained = run_workflow(registered, training, inputs, work, launch)
 
     # Two grid points, so that the map task runs two elements and choose_hyperparameters chooses between them.
     tuning = "flyte.workflows.tuning.diabetes_xgboost_tuning"
     grid = HyperparameterGrid(max_depth=[2, 3], learning_rate=[0.1], n_estimators=[10])
     inputs = {**defaults(tuning), "dataset": blob(dataset, variable(tuning, "dataset")), "grid": to_literal(grid)}
-    tuned = run_as_pods(registered, tuning, inputs, work / "tuning", launch, skip=("fit", "predict", "score"))
+    tuned = run_workflow(registered, tuning, inputs, work, launch, skip=("fit", "predict", "score"))
 
     inference = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
     patients = write_csv(work / "new-patients.csv", [row[: len(FEATURES)] for row in synthetic_rows(20, seed=1)])
-    inputs = {"model": ran["fit"].outputs()["o0"], "patients": blob(patients, variable(inference, "patients"))}
-    classified = run_as_pods(registered, inference, inputs, work / "inference", launch)
-    return {**ran, **tuned, **classified}
+    inputs = {"model": trained.outputs["model"], "patients": blob(patients, variable(inference, "patients"))}
+    classified = run_workflow(registered, inference, inputs, work, launch)
+    return [pod for run in (trained, tuned, classified) for pod in run.pods]
 
 
 def test_every_task_of_the_workflows_ran_as_a_pod(pods):
-    assert {name.split("[")[0] for name in pods} == set(TASK_IMPORTS)
-    assert {"cross_validate_grid_point[0]", "cross_validate_grid_point[1]"} <= set(pods)
+    assert {pod.task for pod in pods} == set(TASK_IMPORTS)
+    assert {"cross_validate_grid_point[0]", "cross_validate_grid_point[1]"} <= {pod.name for pod in pods}
 
 
 @pytest.mark.parametrize("task", TASK_IMPORTS)
 def test_a_task_pod_loads_only_the_heavy_libraries_its_task_uses(pods, task):
-    for name in [name for name in pods if name.split("[")[0] == task]:
-        probe = pods[name].probe()
-        assert pods[name].task_module in probe["modules_at_task_body"]
-        assert top_level(probe["modules_at_task_body"]) & HEAVY == set(), f"{name}: loaded before its body started"
-        assert top_level(probe["modules_at_exit"]) & HEAVY == TASK_IMPORTS[task], name
+    for pod in [pod for pod in pods if pod.task == task]:
+        probe = pod.probe()
+        assert pod.task_module in probe["modules_at_task_body"]
+        assert top_level(probe["modules_at_task_body"]) & HEAVY == set(), f"{pod.name}: loaded before its body started"
+        assert top_level(probe["modules_at_exit"]) & HEAVY == TASK_IMPORTS[task], pod.name
