@@ -4,9 +4,9 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # Stage 1: install the locked dependencies (requirements.txt: every package pinned, with its hashes) into
-# a venv. All of them ship binary wheels, so no compiler is needed; xgboost-cpu is the CPU-only build of xgboost, without the NVIDIA NCCL
-# library (~470 MB) that the plain xgboost wheel pulls in. The libraries' own test suites
-# (~120 MB) are dropped: nothing imports them at run time.
+# a venv. All of them ship binary wheels, so no compiler is needed; xgboost-cpu is the CPU-only build of xgboost, without the large
+# NVIDIA NCCL library that the plain xgboost wheel pulls in. The libraries' own test suites are dropped: nothing
+# imports them at run time.
 # Flyte's Dask backend plugin (flyteorg/flyte v1.16, flyteplugins/go/tasks/plugins/k8s/dask/dask.go) starts the
 # scheduler pod as `dask-scheduler` and each worker pod as `dask-worker --name ... --nthreads N --memory-limit M`;
 # distributed 2026.6 removed those two commands in favour of `dask scheduler` and `dask worker` (the plugin follows
@@ -36,7 +36,7 @@ RUN useradd --create-home --uid 1000 --user-group flyte \
     && install --directory --owner=flyte --group=flyte /app
 WORKDIR /app
 COPY --from=dependencies /opt/venv /opt/venv
-# matplotlib's font cache, built once here rather than in every scoring task (~0.8 s each); matplotlib
+# matplotlib's font cache, built once here rather than in every scoring task (its cost: docs/performance.md); matplotlib
 # only uses a cache folder its user can write.
 ENV MPLCONFIGDIR=/opt/matplotlib
 RUN python -c "import matplotlib.font_manager" && chown -R flyte:flyte /opt/matplotlib

@@ -1,10 +1,10 @@
 """Benchmark the diabetes pipeline against the bare libraries and the original tutorial, at several data sizes.
 
-    python benchmarks/run.py                       # 768, 1M and 10M rows, 3 repeats (about 25 min on 2 cores)
-    python benchmarks/run.py --sizes 768 --repeats 1   # smoke test, about half a minute
+    python benchmarks/run.py                       # 768, 1M and 10M rows, 3 repeats (the full run)
+    python benchmarks/run.py --sizes 768 --repeats 1   # smoke test, as CI runs it
 
 For each size it writes a deterministic Pima-shaped synthetic CSV (benchmarks/synthetic.py) into --workdir (kept
-there for the next run; the 10M-row file is ~300 MB), then measures, in fresh processes and interleaved round by
+there for the next run), then measures, in fresh processes and interleaved round by
 round so that background load hits every variant alike:
 
 - plain:            benchmarks/plain.py, the same split, fit, predict and accuracy with the bare libraries (the floor);

@@ -10,7 +10,7 @@ Sharded, the same rows are cut into consecutive, near-equal parts named part-000
 in name order, the shards of (rows, seed) are byte for byte the single CSV of (rows, seed), whatever the shard count,
 so a sharded and a single-file run see the same data.
 
-    python benchmarks/synthetic.py --rows 10M --shards 8 --output data/pima-10M    # 8 CSVs of 1.25M rows, ~300 MB
+    python benchmarks/synthetic.py --rows 10M --shards 8 --output data/pima-10M    # 8 CSVs of 1.25M rows
     python benchmarks/synthetic.py --help
 """
 

@@ -11,8 +11,8 @@ def use_releasing_memory_pool() -> pa.MemoryPool:
     """Make jemalloc, returning freed pages to the system at once, pyarrow's default pool where this build has it.
 
     The CSV is parsed into many small blocks on several threads, then each column is rebuilt in one piece: with the
-    default allocator (mimalloc) the freed blocks stay resident and the split task's peak grows by about half
-    (docs/performance.md, Memory limits). As the default pool it also serves the Parquet writes of the outputs.
+    default allocator (mimalloc) the freed blocks stay resident and the split task's peak grows with them (measured:
+    docs/performance.md, Where the time goes). As the default pool it also serves the Parquet writes of the outputs.
     Process-wide: call it where a data-heavy task starts. Idempotent; returns the pool in use.
     """
     global _POOL

@@ -1,8 +1,8 @@
 """Measure a classifier on labelled test rows beyond accuracy; no Flyte here.
 
 Every metric and both curves come from one sort of the probabilities, with numpy only, and equal scikit-learn's
-values (tests/test_evaluation.py compares them): at 3.3M test rows scikit-learn's separate calls sorted and validated
-the same columns about ten times.
+values (tests/test_evaluation.py compares them), where scikit-learn's separate calls would sort and validate the same
+columns once per metric and curve (timings: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: p
 def positives_at_thresholds(labels: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """False and true positives (float64 counts) when predicting 1 at or above each distinct probability, highest
     first, as scikit-learn's _binary_clf_curve; the evaluation's one sort."""
-    # Unstable (4x faster than a stable sort at 3.3M rows): the order within a tie cannot change the counts at its end.
+    # Unstable, so faster than a stable sort (docs/performance.md): the order within a tie cannot change the counts at
+    # its end.
     order = np.argsort(probability)[::-1]
     ends = np.append(np.flatnonzero(np.diff(probability[order])), len(order) - 1)
     true_positives = np.cumsum(labels[order], dtype=np.float64)[ends]

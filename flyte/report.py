@@ -63,7 +63,8 @@ def evaluation_report_html(metrics: Metrics, curves: Curves, feature_importances
 
 
 # At most this many points per drawn curve: a 6-inch chart cannot show more, and at millions of test rows the
-# curves have hundreds of thousands of thresholds, which made the SVGs megabytes and the step seconds slower.
+# curves have hundreds of thousands of thresholds, which would make the SVGs large and the step slow
+# (docs/performance.md).
 MAX_CURVE_POINTS = 2000
 
 
