@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,38 @@ def empty_local_cache():
     from flytekit.core.local_cache import LocalTaskCache
 
     LocalTaskCache.clear()
+
+
+@pytest.fixture(scope="session")
+def task_checkpoints():
+    """Every SyncCheckpoint flytekit makes while the tests run (one per locally executed task)."""
+    from flytekit.core.checkpointer import SyncCheckpoint
+
+    made = weakref.WeakSet()
+    original_init = SyncCheckpoint.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        made.add(self)
+
+    SyncCheckpoint.__init__ = init
+    yield made
+    SyncCheckpoint.__init__ = original_init
+
+
+@pytest.fixture(autouse=True)
+def clean_task_checkpoints(task_checkpoints):
+    """Remove the temporary folder of every task checkpoint once the test is done.
+
+    flytekit (1.16) gives each local task a SyncCheckpoint holding a TemporaryDirectory that only its __del__
+    removes. When a task fails, the exception's traceback keeps the checkpoint in a reference cycle; the garbage
+    collector then finalizes the folder before __del__ runs, and `-W default` shows "ResourceWarning: Implicitly
+    cleaning up <TemporaryDirectory ...>". Removing it explicitly is what __del__ would have done.
+    """
+    yield
+    for checkpoint in list(task_checkpoints):
+        checkpoint._td.cleanup()
+    task_checkpoints.clear()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from tests.offline import without_network
 from tests.reference import plain_accuracy
 
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
@@ -33,8 +34,8 @@ class Run:
         return Path(re.search(r"model=([^,)\s]+)", self.output).group(1))
 
 
-def pyflyte_run(home: Path, *args: str, project: Path = REPO_ROOT) -> Run:
-    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8"}
+def pyflyte_run(home: Path, *args: str, project: Path = REPO_ROOT, env: dict[str, str] | None = None) -> Run:
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8", **(env or {})}
     command = [str(PYFLYTE), "run", "flyte/workflows/example.py", "diabetes_xgboost_model", *args]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
     return Run(done.returncode, done.stdout + done.stderr)
@@ -46,6 +47,7 @@ def home(tmp_path) -> Path:
     return tmp_path / "home"
 
 
+@pytest.mark.slow
 def test_cold_run_then_cache_hit_on_the_real_file(home, real_dataset):
     cold = pyflyte_run(home, "--dataset", str(real_dataset))
     assert cold.returncode == 0, cold.output
@@ -56,6 +58,7 @@ def test_cold_run_then_cache_hit_on_the_real_file(home, real_dataset):
     assert (hit.model, hit.accuracy) == (cold.model, cold.accuracy)  # the same stored outputs: a cache hit
 
 
+@pytest.mark.slow
 def test_editing_the_csv_in_place_is_not_a_stale_hit(home, real_dataset, tmp_path):
     csv = shutil.copy(real_dataset, tmp_path / "pima.csv")
     first = pyflyte_run(home, "--dataset", str(csv))
@@ -67,6 +70,7 @@ def test_editing_the_csv_in_place_is_not_a_stale_hit(home, real_dataset, tmp_pat
     assert second.accuracy != first.accuracy
 
 
+@pytest.mark.slow
 def test_deleted_cached_outputs_are_recomputed(home, synthetic_csv):
     first = pyflyte_run(home, "--dataset", str(synthetic_csv))
     run_folder = next(parent for parent in first.model.parents if parent.parent == Path("/tmp"))
@@ -77,6 +81,7 @@ def test_deleted_cached_outputs_are_recomputed(home, synthetic_csv):
     assert again.accuracy == first.accuracy
 
 
+@pytest.mark.slow
 def test_code_changes_never_reuse_old_outputs(home, synthetic_csv, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
@@ -95,6 +100,7 @@ def test_code_changes_never_reuse_old_outputs(home, synthetic_csv, tmp_path):
     assert changed.accuracy == 0.25
 
 
+@pytest.mark.slow
 def test_bad_csv_is_reported_with_file_row_and_column(home, tmp_path):
     rows = synthetic_rows(50)
     rows[20][1] = "high"
@@ -104,6 +110,7 @@ def test_bad_csv_is_reported_with_file_row_and_column(home, tmp_path):
     assert f"{csv}: row 21, column 'glucose': value 'high' is not a whole number >= 0" in run.output
 
 
+@pytest.mark.slow
 def test_bad_hyperparameters_are_refused_before_any_task(home, synthetic_csv):
     run = pyflyte_run(home, "--dataset", str(synthetic_csv), "--hyperparameters", '{"max_depth": 0, "booster": "x"}')
     assert run.returncode != 0
@@ -116,6 +123,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_unreachable_dataset_url_says_how_to_pass_a_local_file(home):
     run = pyflyte_run(home, "--dataset", f"http://127.0.0.1:{closed_port()}/pima.csv")
     assert run.returncode != 0
@@ -123,14 +131,14 @@ def test_unreachable_dataset_url_says_how_to_pass_a_local_file(home):
     assert "pass a local copy: pyflyte run flyte/workflows/example.py diabetes_xgboost_model --dataset" in run.output
 
 
-def test_default_dataset_downloads_or_explains_how_to_work_offline(home, real_dataset):
-    run = pyflyte_run(home)
-    if run.returncode == 0:
-        assert run.accuracy == pytest.approx(plain_accuracy(real_dataset), abs=1e-12)
-    else:
-        url = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
-        assert url in run.output
-        assert "Without network access, pass a local copy" in run.output
+@pytest.mark.slow
+def test_the_canonical_url_offline_explains_how_to_pass_a_local_copy(home, tmp_path):
+    """Always offline (a guard refuses the network), so the outcome never depends on this machine's network."""
+    url = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
+    run = pyflyte_run(home, "--dataset", url, env=without_network(tmp_path / "offline"))
+    assert run.returncode != 0
+    assert url in run.output
+    assert "Without network access, pass a local copy" in run.output
 
 
 @pytest.fixture
@@ -143,8 +151,10 @@ def http_folder(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
+@pytest.mark.slow
 def test_dataset_from_a_url(home, real_dataset, http_folder):
     folder, url = http_folder
     shutil.copy(real_dataset, folder / "pima.csv")

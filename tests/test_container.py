@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from flyte.schema import FEATURES, LABEL
 from flyte.tuning import CrossValidationScore
 from tests import pods
 from tests.conftest import REAL_DATASET, REPO_ROOT
+from tests.lock import canonical, locked_versions
 from tests.reference import plain_accuracy, plain_model
 from tests.registration import WORKFLOW, Package, package, read_package
 from tests.test_tuning import sklearn_mean_roc_auc
@@ -42,7 +42,8 @@ IMAGE = f"{APP}:{VERSION}"
 MOUNT = Path("/work")  # where the test's folder appears inside the task containers
 BUILD_TIMEOUT = 1800
 
-pytestmark = pytest.mark.docker
+# Every test here builds or runs the image: Docker, and subprocesses.
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -99,22 +100,12 @@ def test_image_has_no_compilers_pip_caches_or_tests(image):
     assert run_in(image, "ls /app").split() == ["flyte"]
 
 
-def pinned_requirements() -> dict[str, str]:
-    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
-    pins = [re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in lines]
-    return {canonical_name(pin.group(1)): pin.group(2) for pin in pins if pin}
-
-
-def canonical_name(distribution: str) -> str:
-    """A distribution's name as PEP 503 compares them: pip lists typing_extensions, the lock typing-extensions."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
 def test_image_installs_exactly_the_pins_and_no_gpu_libraries(image):
     listing = run_in(image, "pip list --format json 2>/dev/null")
-    installed = {canonical_name(entry["name"]): entry["version"] for entry in json.loads(listing)}
-    pins = pinned_requirements()
-    assert {name: installed.get(name) for name in pins} == pins
+    installed = {canonical(entry["name"]): entry["version"] for entry in json.loads(listing)}
+    pins = locked_versions(REPO_ROOT / "requirements.txt")
+    # Exactly the lock: every pin at its version, and nothing else but the venv's own installer.
+    assert {name: version for name, version in installed.items() if name not in {"pip", "setuptools"}} == pins
     assert "xgboost-cpu" in pins
     assert not [name for name in installed if name.startswith("nvidia") or name == "xgboost"]
 

@@ -20,6 +20,9 @@ BASH = shutil.which("bash")
 BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt")
 PROJECT_FILES = (*BUILD_INPUTS, SCRIPT, "register.sh", "flyte.config", "flytectl.yaml")
 
+# Every test runs the scripts (bash, git and the stand-ins) in subprocesses.
+pytestmark = pytest.mark.slow
+
 
 def git(project: Path, *args: str) -> str:
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]

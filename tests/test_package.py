@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import configparser
 import re
 import shutil
 
 import pytest
-import yaml
 from flyteidl.core.types_pb2 import SimpleType
-from flytekit.configuration import PlatformConfig
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
 from flytekit.core.resources import Resources
 
@@ -17,12 +14,15 @@ import flyte.workflows.example as example
 from flyte.schema import COLUMN_TYPES, LABEL
 from tests.conftest import REPO_ROOT
 from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_package
+from tests.test_docs import documented_text
 
 IMAGE = "registry.example.com/flyte-xgboost:package-test"
 NIGHTLY = "diabetes_xgboost_model_nightly_retrain"
 TRAIN_AND_EVALUATE = "flyte.workflows.example.train_and_evaluate"
-DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 SIMPLE_TYPES = {int: SimpleType.INTEGER, float: SimpleType.FLOAT}
+
+# Every test here reads what `pyflyte package` wrote, or runs `pyflyte register`: subprocesses.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +200,6 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     }
 
 
-def documented_text() -> str:
-    return "\n".join(doc.read_text() for doc in DOCS if doc.is_file())
-
-
 def test_only_the_nightly_launch_plan_has_a_schedule_and_it_is_the_documented_one(registered):
     assert not registered.launch_plans[WORKFLOW].spec.entity_metadata.HasField("schedule")
     cron = registered.launch_plans[NIGHTLY].spec.entity_metadata.schedule.cron_schedule.schedule
@@ -233,46 +229,3 @@ def test_dry_run_registration_with_the_sandbox_config_succeeds(registered):
     assert "Registering against localhost:30080" in output
     entities = set(re.findall(r"\[✔\] (?:Task|Workflow|Launch Plan): (\S+) \(Dry run Mode\)", output))
     assert {*TASKS, WORKFLOW, NIGHTLY} <= entities
-
-
-def test_pyflyte_and_flytectl_configs_name_the_same_sandbox():
-    """flyte.config is INI for pyflyte, flytectl.yaml YAML for flytectl; flytekit reads both the same way."""
-    assert configparser.ConfigParser().read(REPO_ROOT / "flyte.config")
-    assert yaml.safe_load((REPO_ROOT / "flytectl.yaml").read_text())["admin"]["endpoint"] == "dns:///localhost:30080"
-    pyflyte_settings = PlatformConfig.auto(str(REPO_ROOT / "flyte.config"))
-    assert pyflyte_settings == PlatformConfig.auto(str(REPO_ROOT / "flytectl.yaml"))
-    assert (pyflyte_settings.endpoint, pyflyte_settings.insecure) == ("localhost:30080", True)
-    assert pyflyte_settings.console_endpoint == "http://localhost:30080"
-
-
-# flytectl commands that need no admin connection, and so no config.
-FLYTECTL_WITHOUT_ADMIN = re.compile(r"flytectl (demo|sandbox|version|completion|--help|-h\b)")
-
-
-def documented_commands() -> list[str]:
-    """Every line of the docs' code blocks and of the build script that runs pyflyte or flytectl."""
-    sources = [documented_text(), (REPO_ROOT / "docker_build_and_tag.sh").read_text()]
-    lines = [line.strip().lstrip("$ ") for text in sources for line in text.splitlines()]
-    return [line for line in lines if re.match(r"(pyflyte|flytectl) ", line)]
-
-
-def test_every_documented_command_that_talks_to_flyte_passes_a_config_its_tool_can_read():
-    commands = documented_commands()
-    assert any(command.startswith("flytectl --config") for command in commands)
-    for command in commands:
-        tool = command.split()[0]
-        config = re.search(r"--config (\S+)", command)
-        if tool == "flytectl" and FLYTECTL_WITHOUT_ADMIN.match(command):
-            continue
-        if tool == "pyflyte" and " --remote" not in command and " register" not in command:
-            continue
-        assert config, f"no --config in: {command}"
-        if config.group(1).startswith("<"):
-            continue  # a placeholder for the reader's own cluster config
-        path = REPO_ROOT / config.group(1)
-        assert path.is_file(), f"{path} does not exist: {command}"
-        if tool == "flytectl":
-            assert path.suffix in {".yaml", ".yml"}, f"flytectl reads YAML only from .yaml/.yml: {command}"
-            assert yaml.safe_load(path.read_text())["admin"]["endpoint"]
-        else:
-            assert PlatformConfig.auto(str(path)).endpoint, command

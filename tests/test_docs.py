@@ -1,0 +1,85 @@
+"""The README and docs/*.md: their links resolve, every page is linked from the README, and the commands they
+print name files that exist, configs their tools can read, and nothing outside the repository."""
+
+from __future__ import annotations
+
+import configparser
+import re
+
+import yaml
+from flytekit.configuration import PlatformConfig
+
+from tests.conftest import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+DOCS = [README, *sorted((REPO_ROOT / "docs").glob("*.md"))]
+# A Markdown link or image to a file of the repository: [text](target) or [text](target#anchor).
+LOCAL_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def documented_text() -> str:
+    return "\n".join(doc.read_text() for doc in DOCS if doc.is_file())
+
+
+def test_every_link_to_a_file_of_the_repository_resolves():
+    broken = [
+        f"{doc.relative_to(REPO_ROOT)}: {target}"
+        for doc in DOCS
+        for target in LOCAL_LINK.findall(doc.read_text())
+        if not (doc.parent / target).exists()
+    ]
+    assert not broken
+
+
+def test_the_readme_links_to_every_docs_page():
+    linked = {(REPO_ROOT / target).resolve() for target in LOCAL_LINK.findall(README.read_text())}
+    assert {page.resolve() for page in DOCS[1:]} - linked == set()
+
+
+def test_no_documented_command_depends_on_a_folder_beside_the_clone():
+    """A clone has nothing beside it: the data set is bundled, and every path is inside the repository."""
+    assert not re.findall(r".*(?<![.\w])\.\./.*", documented_text())
+
+
+def test_pyflyte_and_flytectl_configs_name_the_same_sandbox():
+    """flyte.config is INI for pyflyte, flytectl.yaml YAML for flytectl; flytekit reads both the same way."""
+    assert configparser.ConfigParser().read(REPO_ROOT / "flyte.config")
+    assert yaml.safe_load((REPO_ROOT / "flytectl.yaml").read_text())["admin"]["endpoint"] == "dns:///localhost:30080"
+    pyflyte_settings = PlatformConfig.auto(str(REPO_ROOT / "flyte.config"))
+    assert pyflyte_settings == PlatformConfig.auto(str(REPO_ROOT / "flytectl.yaml"))
+    assert (pyflyte_settings.endpoint, pyflyte_settings.insecure) == ("localhost:30080", True)
+    assert pyflyte_settings.console_endpoint == "http://localhost:30080"
+
+
+# flytectl commands that need no admin connection, and so no config.
+FLYTECTL_WITHOUT_ADMIN = re.compile(r"flytectl (demo|sandbox|version|completion|--help|-h\b)")
+
+
+def documented_commands() -> list[str]:
+    """Every line of the docs' code blocks and of the build script that runs pyflyte or flytectl."""
+    sources = [documented_text(), (REPO_ROOT / "docker_build_and_tag.sh").read_text()]
+    lines = [line.strip().lstrip("$ ") for text in sources for line in text.splitlines()]
+    commands = [re.sub(r"^\.venv/bin/", "", line) for line in lines]
+    return [command for command in commands if re.match(r"(pyflyte|flytectl) ", command)]
+
+
+def test_every_documented_command_that_talks_to_flyte_passes_a_config_its_tool_can_read():
+    commands = documented_commands()
+    assert any(command.startswith("flytectl --config") for command in commands)
+    for command in commands:
+        tool = command.split()[0]
+        config = re.search(r"--config (\S+)", command)
+        if tool == "flytectl" and FLYTECTL_WITHOUT_ADMIN.match(command):
+            continue
+        if tool == "pyflyte" and " --remote" not in command and " register" not in command:
+            continue
+        assert config, f"no --config in: {command}"
+        if config.group(1).startswith("<"):
+            continue  # a placeholder for the reader's own cluster config
+        path = REPO_ROOT / config.group(1)
+        assert path.is_file(), f"{path} does not exist: {command}"
+        if tool == "flytectl":
+            assert path.suffix in {".yaml", ".yml"}, f"flytectl reads YAML only from .yaml/.yml: {command}"
+            assert yaml.safe_load(path.read_text())["admin"]["endpoint"]
+        else:
+            assert PlatformConfig.auto(str(path)).endpoint, command
