@@ -7,13 +7,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from flyte.schema import COLUMN_TYPES, LABEL
+
+if TYPE_CHECKING:  # pandas only names a type here (Table.to_pandas imports it): every workflow module imports this one
+    import pandas as pd
 
 CANONICAL_DATASET_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
 CANONICAL_DATASET_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"

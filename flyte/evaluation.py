@@ -8,9 +8,12 @@ columns once per metric and curve (timings: docs/performance.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas only names types here: the workflow modules import Metrics from this module
+    import pandas as pd
 
 
 @dataclass
@@ -61,7 +64,7 @@ def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: p
         2 * labels.astype(np.intp) + predicted.astype(np.intp), minlength=4
     ).tolist()
     metrics = Metrics(
-        accuracy=accuracy(pd.Series(labels), pd.Series(predicted)),
+        accuracy=accuracy(labels, predicted),
         roc_auc=float(np.trapezoid(true_positive_rate, false_positive_rate)),
         precision=_ratio(true_positive_rows, true_positive_rows + false_positive_rows),
         recall=_ratio(true_positive_rows, true_positive_rows + false_negatives),
@@ -125,7 +128,7 @@ def accuracy(labels: pd.Series, predicted: pd.Series) -> float:
     """Share of predictions equal to the true label."""
     if len(labels) != len(predicted):
         raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions; expected one prediction per row")
-    return float((labels.to_numpy() == predicted.to_numpy()).mean())
+    return float((np.asarray(labels) == np.asarray(predicted)).mean())
 
 
 def _ratio(numerator: int, denominator: int) -> float:

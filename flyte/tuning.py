@@ -7,12 +7,15 @@ the tuning workflow's module imports CrossValidationScore, its task output type,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from flyte.hyperparameters import Hyperparameters
 from flyte.schema import FEATURES, LABEL
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass

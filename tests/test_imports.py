@@ -2,7 +2,8 @@
 
 The heavy libraries (XGBoost, scikit-learn, SciPy, matplotlib: seconds of imports) are loaded by the tasks that use
 them, when they run: never by loading a workflow module (pyflyte run, pyflyte package, every pod), never before a
-task's body starts, and never by a task that does not use them.
+task's body starts, and never by a task that does not use them. pandas too is loaded only once a task body reads a
+table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from tests.registration import package, read_package
 pytestmark = pytest.mark.slow  # every test here starts Python processes: pyflyte package, a pod per task
 
 HEAVY = frozenset({"xgboost", "sklearn", "scipy", "matplotlib"})
+# pandas is read by the tasks that read tables, never needed to load a module. flytekit puts a lazy `pandas` module
+# into sys.modules; pandas.core appears there only once pandas is really imported.
+PANDAS = "pandas.core"
 WORKFLOWS = REPO_ROOT / "flyte" / "workflows"
 WORKFLOW_MODULES = ["flyte.workflows"] + sorted(
     f"flyte.workflows.{path.stem}" for path in WORKFLOWS.glob("*.py") if path.stem != "__init__"
@@ -61,6 +65,7 @@ def test_loading_a_workflow_module_loads_no_heavy_library(module, tmp_path):
     loaded = set(json.loads(done.stdout))
     assert {module, "flytekit"} <= loaded
     assert top_level(loaded) & HEAVY == set()
+    assert PANDAS not in loaded
 
 
 def launch_locally(home: Path):
@@ -141,4 +146,5 @@ def test_a_task_pod_loads_only_the_heavy_libraries_its_task_uses(pods, task):
         probe = pod.probe()
         assert pod.task_module in probe["modules_at_task_body"]
         assert top_level(probe["modules_at_task_body"]) & HEAVY == set(), f"{pod.name}: loaded before its body started"
+        assert PANDAS not in probe["modules_at_task_body"], pod.name
         assert top_level(probe["modules_at_exit"]) & HEAVY == TASK_IMPORTS[task], pod.name

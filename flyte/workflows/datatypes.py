@@ -1,12 +1,18 @@
-"""The Flyte types the tasks pass between them, and the defaults the training workflows share."""
+"""The Flyte types the tasks pass between them, how a task reads a table, and the defaults the training workflows
+share."""
 
-from typing import Annotated
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 from flytekit import HashMethod, StructuredDataset, kwtypes
 from flytekit.types.file import FlyteFile
 
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
 from flyte.workflows.files import file_cache_key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Rows of the data set: the 8 features and the label (the training and test splits).
 LabelledPatients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
@@ -28,3 +34,11 @@ ModelFileInput = Annotated[ModelFile, HashMethod(file_cache_key)]
 # The training workflows' split defaults, shared so that a tuned model and the default one see the same split.
 DEFAULT_TEST_SPLIT_RATIO = 0.33
 DEFAULT_SEED = 7
+
+
+def read_dataframe(table: StructuredDataset) -> pd.DataFrame:
+    """A table input of a task as a pandas DataFrame. pandas is imported here, when a task reads a table, not when a
+    workflow module is loaded: every pod and `pyflyte run` load the workflow modules, and not every task needs it."""
+    import pandas as pd
+
+    return table.open(pd.DataFrame).all()

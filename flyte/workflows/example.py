@@ -8,7 +8,6 @@ Each task is a thin typed wrapper around a plain function of the `flyte` package
 
 from typing import NamedTuple
 
-import pandas as pd
 from flytekit import Deck, Resources, StructuredDataset, current_context, task, workflow
 from flytekit.types.file import FlyteFile
 
@@ -29,6 +28,7 @@ from flyte.workflows.datatypes import (
     Labels,
     ModelFile,
     Predictions,
+    read_dataframe,
 )
 from flyte.workflows.files import fetch_dataset, source_of
 
@@ -67,7 +67,7 @@ def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, da
     from flyte.model import train_model  # imports XGBoost, so only in the tasks that use it
 
     model_path = f"{current_context().working_directory}/model.joblib.dat"
-    save_model(train_model(train.open(pd.DataFrame).all(), hyperparameters, seed), dataset_sha256, model_path)
+    save_model(train_model(read_dataframe(train), hyperparameters, seed), dataset_sha256, model_path)
     return ModelFile(path=model_path)
 
 
@@ -77,7 +77,7 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     from flyte.model import classify  # imports XGBoost, so only in the tasks that use it
 
     classifier = load_model(model.download(), source=source_of(model)).classifier
-    return StructuredDataset(dataframe=classify(classifier, test.open(pd.DataFrame).all()))
+    return StructuredDataset(dataframe=classify(classifier, read_dataframe(test)))
 
 
 @task(
@@ -90,8 +90,8 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
     """Measure the predictions against the test labels and show the evaluation report as the task's deck."""
     from flyte.model import feature_importances  # imports XGBoost, so only in the tasks that use it
 
-    labels = test.open(pd.DataFrame).all()[LABEL]
-    predicted = predictions.open(pd.DataFrame).all()
+    labels = read_dataframe(test)[LABEL]
+    predicted = read_dataframe(predictions)
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
     classifier = load_model(model.download(), source=source_of(model)).classifier
     report = evaluation_report_html(metrics, curves, feature_importances(classifier))

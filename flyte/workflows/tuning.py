@@ -6,7 +6,6 @@ The final model is trained on the whole training split with the best settings an
 from functools import partial
 from typing import NamedTuple
 
-import pandas as pd
 from flytekit import Deck, Resources, map_task, task, workflow
 from flytekit.types.file import FlyteFile
 
@@ -16,7 +15,14 @@ from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
 from flyte.report import cross_validation_html
 from flyte.tuning import CrossValidationScore, best_score, cross_validate
 from flyte.workflows.caching import PROJECT_CACHE
-from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, DatasetFile, LabelledPatients, ModelFile
+from flyte.workflows.datatypes import (
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT_RATIO,
+    DatasetFile,
+    LabelledPatients,
+    ModelFile,
+    read_dataframe,
+)
 from flyte.workflows.example import split_traintest_dataset, train_and_evaluate
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
@@ -42,7 +48,7 @@ def cross_validate_grid_point(
     train: LabelledPatients, folds: int, seed: int, hyperparameters: Hyperparameters
 ) -> CrossValidationScore:
     """Mean validation ROC AUC of one grid point over stratified folds of the training split; cached per point."""
-    return cross_validate(train.open(pd.DataFrame).all(), hyperparameters, folds, seed)
+    return cross_validate(read_dataframe(train), hyperparameters, folds, seed)
 
 
 @task(
