@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from itertools import product
 
-OBJECTIVES = ("binary:logistic", "binary:hinge")
+# Objectives whose scores are probabilities, as the metrics, the tuning (ROC AUC), the report and the predictions
+# need. binary:hinge is not offered: its scores are 0/1 classes, which every one of them would present as
+# probabilities (see REFUSED_OBJECTIVES).
+OBJECTIVES = ("binary:logistic",)
+REFUSED_OBJECTIVES = {
+    "binary:hinge": "it yields 0/1 classes, not the probabilities the evaluation, tuning and predictions report",
+}
 BOOSTERS = ("gbtree", "dart", "gblinear")
 
 
@@ -31,7 +37,8 @@ class Hyperparameters:
         if self.n_estimators < 1:
             problems.append(f"n_estimators must be >= 1, got {self.n_estimators}")
         if self.objective not in OBJECTIVES:
-            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+            why = f" ({REFUSED_OBJECTIVES[self.objective]})" if self.objective in REFUSED_OBJECTIVES else ""
+            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}{why}")
         if self.booster not in BOOSTERS:
             problems.append(f"booster must be one of {', '.join(BOOSTERS)}, got {self.booster!r}")
         if problems:

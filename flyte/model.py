@@ -13,9 +13,21 @@ from flyte.schema import FEATURES, LABEL
 
 def train_model(train: pd.DataFrame, hyperparameters: Hyperparameters, seed: int) -> XGBClassifier:
     """Fit a classifier on the feature columns of `train` against its label column."""
-    model = XGBClassifier(**asdict(hyperparameters), random_state=seed)
+    model = XGBClassifier(**xgboost_settings(hyperparameters), random_state=seed)
     model.fit(train[list(FEATURES)], train[LABEL])
     return model
+
+
+def xgboost_settings(hyperparameters: Hyperparameters) -> dict:
+    """The XGBClassifier arguments of the settings: the same model from the same data on every run."""
+    settings = asdict(hyperparameters)
+    if hyperparameters.booster == "gblinear":
+        # A linear model has no trees (XGBoost warns about max_depth), and XGBoost's default linear updater,
+        # "shotgun", updates coordinates in parallel without locks: another model on every run. "coord_descent" is
+        # deterministic on any number of threads (XGBoost's parameter documentation, linear booster).
+        del settings["max_depth"]
+        settings["updater"] = "coord_descent"
+    return settings
 
 
 def classify(model: XGBClassifier, patients: pd.DataFrame) -> pd.DataFrame:

@@ -28,11 +28,6 @@ SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
 TRAINING_DATA_SHA256 = hashlib.sha256(b"the training CSV").hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
 @pytest.fixture
 def training_rows() -> pd.DataFrame:
     return pd.DataFrame(synthetic_rows(80, seed=4), columns=[*FEATURES, LABEL])

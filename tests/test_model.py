@@ -1,14 +1,17 @@
 """Hyperparameter checks, training and scoring as plain functions."""
 
+import re
+from itertools import product
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, roc_auc_score
 from xgboost import XGBClassifier
 
 from flyte.evaluation import accuracy
-from flyte.hyperparameters import Hyperparameters
-from flyte.model import classify, train_model
+from flyte.hyperparameters import BOOSTERS, OBJECTIVES, Hyperparameters
+from flyte.model import classify, feature_importances, train_model
 from flyte.schema import COLUMNS, FEATURES, LABEL
 from tests.conftest import synthetic_rows
 
@@ -27,15 +30,17 @@ def test_defaults_are_the_tutorials():
         ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
         ({"learning_rate": float("nan")}, "learning_rate must be > 0, got nan"),
         ({"n_estimators": 0}, "n_estimators must be >= 1, got 0"),
+        ({"objective": "reg:squarederror"}, "objective must be one of binary:logistic, got 'reg:squarederror'"),
         (
-            {"objective": "reg:squarederror"},
-            "objective must be one of binary:logistic, binary:hinge, got 'reg:squarederror'",
+            {"objective": "binary:hinge"},
+            "objective must be one of binary:logistic, got 'binary:hinge' (it yields 0/1 classes, not the "
+            "probabilities the evaluation, tuning and predictions report)",
         ),
         ({"booster": "forest"}, "booster must be one of gbtree, dart, gblinear, got 'forest'"),
     ],
 )
 def test_out_of_range_hyperparameters_are_refused(settings, message):
-    with pytest.raises(ValueError, match="invalid hyperparameters: " + message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match="invalid hyperparameters: " + re.escape(message)):
         Hyperparameters(**settings)
 
 
@@ -58,6 +63,30 @@ def test_training_and_prediction_match_plain_xgboost():
         accuracy_score(test[LABEL], reference.predict(test[list(FEATURES)]))
     )
     assert accuracy(test[LABEL], predictions["predicted"]) > 0.8  # the synthetic label is learnable
+
+
+@pytest.mark.parametrize("objective, booster", list(product(OBJECTIVES, BOOSTERS)))
+def test_every_allowed_objective_and_booster_trains_as_plain_xgboost(objective, booster):
+    """Each setting gives XGBoost's own model, and the same one on every run (gblinear's default is not)."""
+    data = pd.DataFrame(synthetic_rows(300, seed=2), columns=list(COLUMNS))
+    train, test = data.iloc[:200], data.iloc[200:]
+    settings = Hyperparameters(max_depth=3, n_estimators=20, objective=objective, booster=booster)
+    model = train_model(train, settings, seed=5)
+    predictions = classify(model, test)
+
+    # gblinear: no trees, and the deterministic coordinate descent rather than XGBoost's default lock-free one.
+    shape = {"updater": "coord_descent"} if booster == "gblinear" else {"max_depth": 3}
+    reference = XGBClassifier(
+        **shape, learning_rate=0.1, n_estimators=20, objective=objective, booster=booster, random_state=5
+    ).fit(train[list(FEATURES)], train[LABEL])
+    probability = reference.predict_proba(test[list(FEATURES)])[:, 1]
+    np.testing.assert_allclose(predictions["probability"], probability)
+    np.testing.assert_array_equal(predictions["predicted"], reference.predict(test[list(FEATURES)]))
+    np.testing.assert_allclose(list(feature_importances(model).values()), reference.feature_importances_)
+    assert ((probability > 0) & (probability < 1)).all()  # probabilities, not 0/1 classes: the evaluation ranks them
+    assert roc_auc_score(test[LABEL], predictions["probability"]) > 0.8  # the synthetic label is learnable
+    again = classify(train_model(train, settings, seed=5), test)
+    pd.testing.assert_frame_equal(again, predictions)
 
 
 def test_accuracy_refuses_mismatched_lengths():

@@ -14,6 +14,7 @@ import flyte.workflows.example as example
 from flyte.schema import COLUMN_TYPES, LABEL
 from tests.conftest import REPO_ROOT
 from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_package
+from tests.test_caching import expected_cache_version
 from tests.test_docs import documented_text
 
 IMAGE = "registry.example.com/flyte-xgboost:package-test"
@@ -47,7 +48,7 @@ def test_the_four_tasks_the_workflow_and_both_launch_plans_are_packaged(register
 def test_every_task_is_cached_under_a_content_version(registered, name):
     metadata = registered.tasks[name].template.metadata
     assert metadata.discoverable
-    assert re.fullmatch(r"[0-9a-f]{64}", metadata.discovery_version)
+    assert metadata.discovery_version == expected_cache_version()
 
 
 def discovery_versions(package_: Package) -> dict[str, str]:

@@ -29,11 +29,6 @@ PREDICTED = [0, 1, 1, 0, 1, 0]
 PROBABILITY = [0.1, 0.6, 0.8, 0.4, 0.9, 0.2]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
 def test_metrics_match_hand_computed_values():
     result, _ = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
     # Of the 9 (diabetic, not diabetic) pairs, the diabetic row has the higher probability in 8: only 0.4 < 0.6.

@@ -17,11 +17,6 @@ from tests.reference import plain_accuracy
 SMALL_GRID = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estimators=[5, 20])
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
 def synthetic_frame(count: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(synthetic_rows(count, seed), columns=[*FEATURES, LABEL])
 

@@ -6,18 +6,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 import diskcache
+import numpy as np
 import pandas as pd
 import pytest
 from flytekit import StructuredDataset
 from flytekit.types.file import FlyteFile
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from xgboost import XGBClassifier
 
-from flyte.hyperparameters import Hyperparameters
+from flyte.hyperparameters import BOOSTERS, Hyperparameters
 from flyte.model_file import load_model
 from flyte.schema import COLUMNS, FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
 from tests.conftest import synthetic_rows, write_csv
-from tests.reference import plain_accuracy
+from tests.reference import plain_accuracy, plain_model, plain_split
 
 
 def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
@@ -60,16 +62,33 @@ def test_tasks_called_directly(synthetic_csv):
 
     predictions = predict(test=StructuredDataset(dataframe=test_frame), model=model_file).open(pd.DataFrame).all()
     assert list(predictions.columns) == ["predicted", "probability"]
-    assert predictions["predicted"].tolist() == classifier.predict(test_frame[list(FEATURES)]).tolist()
+    expected_classes = classifier.predict(test_frame[list(FEATURES)])
+    assert predictions["predicted"].tolist() == expected_classes.tolist()
+    np.testing.assert_allclose(predictions["probability"], classifier.predict_proba(test_frame[list(FEATURES)])[:, 1])
 
-    expected = (predictions["predicted"] == test_frame[LABEL]).mean()
-    accuracy = score(
+    evaluation = score(
         test=StructuredDataset(dataframe=test_frame),
         predictions=StructuredDataset(dataframe=predictions),
         model=model_file,
-    ).accuracy
-    assert accuracy == pytest.approx(expected)
-    assert accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
+    )
+    assert evaluation.accuracy == accuracy_score(test_frame[LABEL], expected_classes)
+    assert evaluation.accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
+
+
+@pytest.mark.parametrize("booster", BOOSTERS)
+def test_the_workflow_trains_and_evaluates_every_booster_as_plain_xgboost(synthetic_csv, booster):
+    settings = Hyperparameters(booster=booster)
+    result = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)), hyperparameters=settings)
+
+    # gblinear: no trees, and XGBoost's deterministic linear updater (flyte.model says why).
+    linear = {"max_depth": None, "updater": "coord_descent"} if booster == "gblinear" else {}
+    _, x_test, _, y_test = plain_split(synthetic_csv)
+    reference = plain_model(synthetic_csv, booster=booster, **linear)
+    probability = reference.predict_proba(x_test)[:, 1]
+    assert result.accuracy == result.metrics.accuracy == accuracy_score(y_test, reference.predict(x_test))
+    assert result.metrics.roc_auc == pytest.approx(roc_auc_score(y_test, probability))
+    assert result.metrics.log_loss == pytest.approx(log_loss(y_test, probability))
+    assert result.metrics.test_rows == len(y_test) and result.metrics.diabetic_rows == int(y_test.sum())
 
 
 def test_runs_are_deterministic(synthetic_csv):
