@@ -201,6 +201,14 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     }
 
 
+def test_the_documented_entity_counts_are_the_packaged_ones(registered):
+    text = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    documented = re.search(r"(\d+) entities, (\d+) tasks, (\d+) workflows and (\d+) launch plans", text)
+    assert documented, "docs/deploy.md no longer says how many entities the package holds"
+    kinds = (registered.tasks, registered.workflows, registered.launch_plans)
+    assert [int(number) for number in documented.groups()] == [sum(map(len, kinds)), *map(len, kinds)]
+
+
 def test_only_the_nightly_launch_plan_has_a_schedule_and_it_is_the_documented_one(registered):
     assert not registered.launch_plans[WORKFLOW].spec.entity_metadata.HasField("schedule")
     cron = registered.launch_plans[NIGHTLY].spec.entity_metadata.schedule.cron_schedule.schedule
