@@ -147,7 +147,7 @@ def wiring(template) -> tuple[dict, dict]:
         return short(node.task_node.reference_id.name)
 
     name_of_node = {node.id: entity(node) for node in template.nodes}
-    name_of_node[GLOBAL_INPUT_NODE_ID] = "workflow inputs"
+    name_of_node[GLOBAL_INPUT_NODE_ID] = "inputs"
 
     def source(binding) -> tuple[str, str]:
         return name_of_node[binding.binding.promise.node_id], binding.binding.promise.var
@@ -156,18 +156,21 @@ def wiring(template) -> tuple[dict, dict]:
     return inputs, {b.var: source(b) for b in template.outputs}
 
 
+def wired(**nodes: dict[str, str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Expected bindings, written node=dict(input="producer.output"), in wiring()'s form."""
+    return {(node, var): tuple(source.split(".")) for node, inputs in nodes.items() for var, source in inputs.items()}
+
+
 def test_the_workflow_wires_split_then_train_and_evaluate(registered):
     inputs, outputs = wiring(registered.workflows[WORKFLOW].template)
-    assert inputs == {
-        ("split_traintest_dataset", "dataset"): ("workflow inputs", "dataset"),
-        ("split_traintest_dataset", "test_split_ratio"): ("workflow inputs", "test_split_ratio"),
-        ("split_traintest_dataset", "seed"): ("workflow inputs", "seed"),
-        ("train_and_evaluate", "train"): ("split_traintest_dataset", "train"),
-        ("train_and_evaluate", "test"): ("split_traintest_dataset", "test"),
-        ("train_and_evaluate", "dataset_sha256"): ("split_traintest_dataset", "dataset_sha256"),
-        ("train_and_evaluate", "hyperparameters"): ("workflow inputs", "hyperparameters"),
-        ("train_and_evaluate", "seed"): ("workflow inputs", "seed"),
-    }
+    split = "split_traintest_dataset"
+    assert inputs == wired(
+        split_traintest_dataset={name: f"inputs.{name}" for name in ("dataset", "test_split_ratio", "seed")},
+        train_and_evaluate={
+            **{name: f"{split}.{name}" for name in ("train", "test", "dataset_sha256")},
+            **{name: f"inputs.{name}" for name in ("hyperparameters", "seed")},
+        },
+    )
     assert outputs == {name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics")}
 
 
@@ -176,17 +179,11 @@ def test_train_and_evaluate_wires_fit_predict_score(registered):
     assert sub_workflow.id.name == TRAIN_AND_EVALUATE
     inputs, outputs = wiring(sub_workflow)
     model, predictions = only_output(registered, "fit"), only_output(registered, "predict")
-    assert inputs == {
-        ("fit", "train"): ("workflow inputs", "train"),
-        ("fit", "hyperparameters"): ("workflow inputs", "hyperparameters"),
-        ("fit", "seed"): ("workflow inputs", "seed"),
-        ("fit", "dataset_sha256"): ("workflow inputs", "dataset_sha256"),
-        ("predict", "test"): ("workflow inputs", "test"),
-        ("predict", "model"): ("fit", model),
-        ("score", "test"): ("workflow inputs", "test"),
-        ("score", "predictions"): ("predict", predictions),
-        ("score", "model"): ("fit", model),
-    }
+    assert inputs == wired(
+        fit={name: f"inputs.{name}" for name in ("train", "hyperparameters", "seed", "dataset_sha256")},
+        predict={"test": "inputs.test", "model": f"fit.{model}"},
+        score={"test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}"},
+    )
     assert outputs == {"model": ("fit", model), "accuracy": ("score", "accuracy"), "metrics": ("score", "metrics")}
 
 
