@@ -117,8 +117,8 @@ def test_cache_hit_with_deleted_outputs_is_recomputed(synthetic_csv):
     assert diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv))).model.path == first.model.path  # a hit
     Path(first.model.path).unlink()
     again = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)))
-    assert Path(again.model.path).is_file()
-    assert again.accuracy == first.accuracy
+    assert Path(again.model.path).is_file() and again.model.path != first.model.path  # recomputed, not the old path
+    assert again.accuracy == first.accuracy == plain_accuracy(synthetic_csv)
 
 
 def test_failed_run_caches_nothing(tmp_path):
