@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import os
+import re
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,20 +18,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from flyte.schema import COLUMN_TYPES, LABEL
+from flyte.schema import COLUMN_TYPES, LABEL, PLAUSIBLE_RANGES, PlausibleRange
 
-if TYPE_CHECKING:  # pandas only names a type here (Table.to_pandas imports it): every workflow module imports this one
+# numpy and pandas only name types here (the functions that need numpy import it): every workflow module imports
+# this one, and Table.to_pandas imports pandas itself.
+if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 CANONICAL_DATASET_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
 CANONICAL_DATASET_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"
 
 _ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
-_EXPECTED_VALUE = {int: "a whole number >= 0", float: "a number >= 0"}
 
 
 class InvalidDatasetError(ValueError):
     """The CSV cannot be used as training data; the message names the file, row, column and value at fault."""
+
+
+class DuplicateRowsWarning(UserWarning):
+    """The data set repeats rows exactly; the message names the file and the count."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ def load_table(path: str | Path, source: str | None = None, columns: dict[str, t
         raise InvalidDatasetError(f"{source}: no such file; expected a CSV of the columns {', '.join(columns)}")
     if source == CANONICAL_DATASET_URL:
         _verify_canonical_download(path)
+    _refuse_compressed(path, source)
     first_line = _first_nonblank_line(path)
     if first_line is None:
         raise InvalidDatasetError(
@@ -72,25 +84,77 @@ def load_table(path: str | Path, source: str | None = None, columns: dict[str, t
         )
     has_header = [cell.strip().lower() for cell in first_line.split(",")] == list(columns)
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=int(has_header)),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: _ARROW_TYPES[kind] for name, kind in columns.items()},
-                null_values=[""],
-                strings_can_be_null=False,
-            ),
-        )
+        # A stream, not the path: pyarrow would guess a compression from the file name (.gz, .bz2, ...).
+        with pa.input_stream(str(path), compression=None) as stream:
+            table = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=int(has_header)),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: _ARROW_TYPES[kind] for name, kind in columns.items()},
+                    null_values=[""],
+                    strings_can_be_null=False,
+                ),
+            )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise _malformed_row_error(path, source, columns, has_header) or InvalidDatasetError(
-            f"{source}: cannot be read as a CSV of {len(columns)} numeric columns: {error}"
-        ) from None
+        raise _malformed_row_error(path, source, columns, has_header, error) from None
     if table.num_rows == 0:
         raise InvalidDatasetError(f"{source}: has a header but no data rows")
     problem = _first_invalid_value(table, columns)
     if problem is not None:
         raise _describe(problem, path, source, has_header)
     return table
+
+
+def warn_about_duplicate_rows(table: pa.Table, source: str) -> int:
+    """Warn (DuplicateRowsWarning) when rows repeat an earlier row exactly; return how many do.
+
+    A repeated row can land in both the training and the test split and inflate the test accuracy.
+    """
+    duplicates = count_duplicate_rows(table)
+    if duplicates:
+        warnings.warn(
+            f"{source}: {duplicates} of {table.num_rows} rows are exact duplicates of an earlier row; a row in both "
+            "the training and the test split inflates the test accuracy: remove them unless they are distinct patients",
+            DuplicateRowsWarning,
+            stacklevel=2,
+        )
+    return duplicates
+
+
+def count_duplicate_rows(table: pa.Table) -> int:
+    """How many rows equal an earlier row, value for value: a 64-bit hash of every row, sorted, and only the rows
+    whose hash repeats compared exactly (timings: docs/performance.md)."""
+    import numpy as np  # not at module level: every workflow module imports this one
+
+    hashes = _row_hashes(table)
+    ordered = np.sort(hashes)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return 0
+    candidates = table.take(np.flatnonzero(np.isin(hashes, repeated))).to_pandas()
+    return int(candidates.duplicated().sum())
+
+
+def _row_hashes(table: pa.Table) -> np.ndarray:
+    """A 64-bit hash of each row's values (0.0 and -0.0 alike), the record batches hashed on all cores."""
+    import numpy as np
+
+    hashes = np.zeros(table.num_rows, np.uint64)
+    starts = np.cumsum([0] + [batch.num_rows for batch in table.to_batches()])
+
+    def hash_batch(start: int, batch: pa.RecordBatch) -> None:
+        part = hashes[start : start + batch.num_rows]
+        for column in batch.columns:
+            values = column.to_numpy(zero_copy_only=False)
+            if values.dtype.kind == "f":
+                values = values + 0.0  # -0.0 + 0.0 is 0.0: equal values, equal bits
+            part ^= values.view(np.uint64)
+            part *= np.uint64(0x9E3779B97F4A7C15)
+            part ^= part >> np.uint64(31)
+
+    with ThreadPoolExecutor(os.cpu_count()) as workers:
+        list(workers.map(hash_batch, starts[:-1], table.to_batches()))
+    return hashes
 
 
 def _verify_canonical_download(path: Path) -> None:
@@ -103,42 +167,81 @@ def _verify_canonical_download(path: Path) -> None:
         )
 
 
+# The leading bytes of the compressed formats a CSV is usually shipped in, and how to unpack each.
+_COMPRESSED_MAGIC = {
+    b"\x1f\x8b": ("gzip", "gunzip FILE"),
+    b"BZh": ("bzip2", "bunzip2 FILE"),
+    b"\xfd7zXZ\x00": ("xz", "unxz FILE"),
+    b"PK\x03\x04": ("zip", "unzip FILE"),
+    b"(\xb5/\xfd": ("zstd", "unzstd FILE"),
+}
+
+
+def _refuse_compressed(path: Path, source: str) -> None:
+    """Refuse a compressed file, whatever its name: the reader takes plain CSV only (docs/data-validation.md)."""
+    with open(path, "rb") as stream:
+        head = stream.read(6)
+    for magic, (kind, unpack) in _COMPRESSED_MAGIC.items():
+        if head.startswith(magic):
+            raise InvalidDatasetError(
+                f"{source}: is a {kind}-compressed file, not a CSV; decompress it first ({unpack}) and pass the CSV"
+            )
+
+
 def _first_nonblank_line(path: Path) -> str | None:
-    with open(path, encoding="utf-8", errors="replace") as stream:
+    with open(path, encoding="utf-8-sig", errors="replace") as stream:
         return next((line for line in stream if line.strip()), None)
 
 
+def _range_of(name: str) -> PlausibleRange:
+    """A column's plausible range; a column outside the schema only has to be >= 0."""
+    return PLAUSIBLE_RANGES.get(name, PlausibleRange(0, math.inf, ""))
+
+
+def _expected(name: str, kind: type) -> str:
+    return "0 or 1" if name == LABEL else _range_of(name).describe(kind)
+
+
 def _first_invalid_value(table: pa.Table, columns: dict[str, type]) -> _Problem | None:
-    """The first empty, non-finite or negative value, or label outside {0, 1}, in record order."""
+    """The first empty, non-finite or implausible value, or label outside {0, 1}, in record order."""
     found: list[_Problem] = []
     for name, kind in columns.items():
         values = table.column(name)
-        if _clearly_valid(values, kind, is_label=name == LABEL):
+        plausible = _range_of(name)
+        if _clearly_valid(values, kind, plausible):
             continue
-        expected = "0 or 1" if name == LABEL else _EXPECTED_VALUE[kind]
+        outside = pc.or_(pc.less(values, plausible.low), pc.greater(values, plausible.high))
+        if plausible.zero_means_missing:
+            outside = pc.and_(outside, pc.not_equal(values, 0))
         checks = [(pc.is_null(values), "empty value")]
         if kind is float:
-            checks.append((pc.invert(pc.is_finite(values)), "value {value}"))
-        checks.append((pc.less(values, 0), "negative value {value}"))
-        if name == LABEL:
-            checks.append((pc.invert(pc.is_in(values, pa.array([0, 1]))), "label {value}"))
+            checks.append((pc.is_nan(values), "value {value}"))
+        checks.append((outside, "label {value}" if name == LABEL else "value {value} is outside the plausible range"))
         for mask, problem in checks:
             index = _first_true(mask)
             if index is not None:
-                found.append(_Problem(index, name, problem.format(value=values[index].as_py()), expected))
+                value = values[index].as_py()
+                if name != LABEL and value is not None and value < 0:
+                    problem = "negative value {value}"
+                found.append(_Problem(index, name, problem.format(value=value), _expected(name, kind)))
     return min(found, key=lambda problem: problem.record, default=None)
 
 
-def _clearly_valid(values: pa.ChunkedArray, kind: type, is_label: bool) -> bool:
-    """True when one min/max pass shows that none of the checks below can fail (the usual case): no null, no
-    NaN, min >= 0, max finite, and for an integer label max <= 1. Spares building the per-row masks (timings:
-    docs/performance.md)."""
-    if values.null_count or len(values) == 0 or (is_label and kind is not int):
+def _clearly_valid(values: pa.ChunkedArray, kind: type, plausible: PlausibleRange) -> bool:
+    """True when min/max passes show that none of the checks above can fail (the usual case): no null, no NaN,
+    max <= high and min >= low, or, where 0 means missing, the least value other than 0 >= low. Spares building the
+    per-row masks (timings: docs/performance.md)."""
+    if values.null_count or len(values) == 0:
         return False
     low, high = (bound.as_py() for bound in pc.min_max(values).values())
-    if low is None or low < 0 or not math.isfinite(high) or (is_label and high > 1):
+    if high > plausible.high or low < 0 or (low < plausible.low and not plausible.zero_means_missing):
         return False
-    return kind is not float or not pc.any(pc.is_nan(values)).as_py()
+    if kind is float and pc.any(pc.is_nan(values)).as_py():
+        return False
+    if low < plausible.low and not (kind is int and plausible.low <= 1):  # a whole number in (0, 1) cannot be
+        least_measured = pc.min(pc.if_else(pc.equal(values, 0), plausible.high, values)).as_py()
+        return least_measured >= plausible.low
+    return True
 
 
 def _first_true(mask: pa.ChunkedArray) -> int | None:
@@ -146,52 +249,110 @@ def _first_true(mask: pa.ChunkedArray) -> int | None:
     return None if index < 0 else index
 
 
+# What pyarrow's CSV reader takes as an int64 or a float64 cell (checked against the reader itself in the tests).
+_NUMBER_CELLS = {
+    int: re.compile(r"[ \t]*(?:-?[0-9]+|0[xX][0-9a-fA-F]+)[ \t]*"),
+    float: re.compile(r"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)[ \t]*", re.I),
+}
+_INT64 = (-(2**63), 2**63 - 1)
+# An undecodable byte as repr() shows it after reading with errors="surrogateescape": \udcff for the byte 0xff.
+_UNDECODED_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
+# pyarrow's message for a cell it could not convert: the column number and the value.
+_ARROW_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", re.S)
+
+
 def _malformed_row_error(
-    path: Path, source: str, columns: dict[str, type], has_header: bool
-) -> InvalidDatasetError | None:
-    """Find the first row pyarrow could not parse (wrong column count, text in a numeric column) and describe it."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as stream:
-        for line, cells in _numbered_rows(stream, skip_header=has_header):
-            if len(cells) != len(columns):
-                return InvalidDatasetError(
-                    f"{source}: row {line} has {len(cells)} columns, expected {len(columns)} "
-                    f"({', '.join(columns)})"
-                )
-            for (name, kind), cell in zip(columns.items(), cells, strict=True):
-                if cell.strip() and not _parses_as(cell, kind):
-                    hint = " (a header row must be exactly: " + ",".join(columns) + ")" if line == 1 else ""
-                    return InvalidDatasetError(
-                        f"{source}: row {line}, column '{name}': value {cell!r} is not {_EXPECTED_VALUE[kind]}{hint}"
-                    )
-    return None
+    path: Path, source: str, columns: dict[str, type], has_header: bool, error: Exception
+) -> InvalidDatasetError:
+    """Describe the first row pyarrow could not parse (wrong column count, a cell that is not a number) by its line,
+    column and value; failing that, the cell pyarrow names, found by its column and value."""
+    for line, cells in _numbered_rows(path, source, skip_header=has_header):
+        hint = (
+            " (a header row must be exactly: " + ",".join(columns) + ")"
+            if line == 1 and _looks_like_header(cells) else ""
+        )
+        if len(cells) != len(columns):
+            return InvalidDatasetError(
+                f"{source}: row {line} has {len(cells)} columns, expected {len(columns)} ({', '.join(columns)}){hint}"
+            )
+        for (name, kind), cell in zip(columns.items(), cells, strict=True):
+            if cell and not _parses_as(cell, kind):
+                return _not_a_number(source, line, name, kind, cell, hint)
+    named = _ARROW_CONVERSION_ERROR.search(str(error))
+    if named and int(named[1]) < len(columns):
+        name, value = list(columns)[int(named[1])], named[2]
+        index = list(columns).index(name)
+        for line, cells in _numbered_rows(path, source, skip_header=has_header):
+            if len(cells) > index and cells[index].strip(" \t") == value.strip(" \t"):
+                return _not_a_number(source, line, name, columns[name], cells[index])
+    return InvalidDatasetError(f"{source}: cannot be read as a CSV of {len(columns)} numeric columns: {error}")
 
 
-def _numbered_rows(stream, skip_header: bool):
-    """Yield (1-based line number, cells) for each non-blank CSV row, as pyarrow counts records."""
-    for line, cells in enumerate(csv.reader(stream), start=1):
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue
-        if skip_header:
-            skip_header = False
-            continue
-        yield line, cells
+def _not_a_number(source: str, line: int, name: str, kind: type, cell: str, hint: str = "") -> InvalidDatasetError:
+    problem = f"value {_shown(cell)} is not {'a whole number' if kind is int else 'a number'}"
+    if name == LABEL:
+        problem = f"label {_shown(cell)}"
+    expected = _expected(name, kind)
+    return InvalidDatasetError(f"{source}: row {line}, column '{name}': {problem}; expected {expected}{hint}")
+
+
+def _numbered_rows(path: Path, source: str, skip_header: bool):
+    """Yield (1-based line number where the row starts, cells) for each non-empty CSV row, as pyarrow counts records.
+
+    Decodes UTF-8 (a leading byte order mark dropped; other undecodable bytes kept as escapes for _shown), and lifts
+    the csv module's field size limit, so that a very long cell is reported like any other.
+    """
+    previous_limit = csv.field_size_limit(sys.maxsize)
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as stream:
+            reader = csv.reader(stream)
+            while True:
+                start = reader.line_num + 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:
+                    raise InvalidDatasetError(f"{source}: row {start}: not a valid CSV row ({error})") from None
+                if not cells:
+                    continue
+                if skip_header:
+                    skip_header = False
+                    continue
+                yield start, cells
+    finally:
+        csv.field_size_limit(previous_limit)
 
 
 def _parses_as(cell: str, kind: type) -> bool:
-    try:
-        kind(cell.strip())
-    except ValueError:
+    """True where pyarrow's reader converts the cell to `kind` (int64 cells within int64's range)."""
+    if not _NUMBER_CELLS[kind].fullmatch(cell):
         return False
-    return True
+    if kind is float:
+        return True
+    text = cell.strip(" \t")
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text)
+    base = 16 if digits[:2].lower() == "0x" else 10
+    digits = digits[2:] if base == 16 else digits
+    digits = digits.lstrip("0") or "0"
+    return len(digits) <= 19 and _INT64[0] <= sign * int(digits, base) <= _INT64[1]
+
+
+def _looks_like_header(cells: list[str]) -> bool:
+    """Most cells are not numbers: a header row, not a data row with a typo."""
+    return sum(not _NUMBER_CELLS[float].fullmatch(cell) for cell in cells) > len(cells) / 2
+
+
+def _shown(cell: str, limit: int = 40) -> str:
+    """A cell as quoted in messages: undecodable bytes as \\xNN, a very long cell cut, with its length."""
+    text = _UNDECODED_BYTE.sub(r"\\x\1", repr(cell[:limit]))
+    return text if len(cell) <= limit else f"{text}... ({len(cell)} characters)"
 
 
 def _describe(problem: _Problem, path: Path, source: str, has_header: bool) -> InvalidDatasetError:
     """Turn a problem found in the parsed table into an error naming the file's line number."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as stream:
-        rows = _numbered_rows(stream, skip_header=has_header)
-        line = next(line for index, (line, _) in enumerate(rows) if index == problem.record)
+    rows = _numbered_rows(path, source, skip_header=has_header)
+    line = next(line for index, (line, _) in enumerate(rows) if index == problem.record)
     return InvalidDatasetError(
         f"{source}: row {line}, column '{problem.column}': {problem.problem}; expected {problem.expected}"
     )
-
-

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flyte.dataset import load_table
+from flyte.dataset import load_table, warn_about_duplicate_rows
 from flyte.schema import COLUMN_TYPES, LABEL
 
 
@@ -25,7 +25,9 @@ def load_and_split_table(
     The parsed table is split column by column, each column freed once its training and test parts are taken,
     so that the data set is held about once, not twice (whole table plus both parts), at any moment.
     """
+    check_split_settings(test_split_ratio, seed)  # before reading a byte of the data
     table = load_table(path, source, columns)
+    warn_about_duplicate_rows(table, source or str(path))
     train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
     parsed = {name: table.column(name) for name in table.column_names}
     del table  # from here `parsed` holds the only reference to each column
@@ -45,12 +47,20 @@ def load_and_split_table(
     return train, test
 
 
-def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers of the training and test parts, in train_test_split's order."""
+def check_split_settings(test_split_ratio: float, seed: int) -> None:
+    """Refuse a test_split_ratio outside (0, 1) or a seed numpy cannot take (0 to 2**32 - 1), naming the setting."""
+    if isinstance(test_split_ratio, bool) or not isinstance(test_split_ratio, (int, float)):
+        raise ValueError(f"test_split_ratio must be a number, got {test_split_ratio!r}")
     if not 0 < test_split_ratio < 1:
         raise ValueError(f"test_split_ratio must be strictly between 0 and 1, got {test_split_ratio}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+
+
+def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the training and test parts, in train_test_split's order."""
     test_rows = math.ceil(test_split_ratio * rows)
     train_rows = rows - test_rows
     if train_rows < 2 or test_rows < 2:

@@ -107,14 +107,15 @@ def test_bad_csv_is_reported_with_file_row_and_column(home, tmp_path):
     csv = write_csv(tmp_path / "bad.csv", rows)
     run = pyflyte_run(home, "--dataset", str(csv))
     assert run.returncode != 0
-    assert f"{csv}: row 21, column 'glucose': value 'high' is not a whole number >= 0" in run.output
+    expected = "value 'high' is not a whole number; expected a whole number from 10 to 3000 mg/dL"
+    assert f"{csv}: row 21, column 'glucose': {expected}" in run.output
 
 
 @pytest.mark.slow
 def test_bad_hyperparameters_are_refused_before_any_task(home, synthetic_csv):
     run = pyflyte_run(home, "--dataset", str(synthetic_csv), "--hyperparameters", '{"max_depth": 0, "booster": "x"}')
     assert run.returncode != 0
-    assert "invalid hyperparameters: max_depth must be >= 1, got 0; booster must be one of" in run.output
+    assert "invalid hyperparameters: max_depth must be between 1 and 32, got 0; booster must be one of" in run.output
 
 
 def closed_port() -> int:

@@ -77,9 +77,9 @@ def with_cell(tmp_path: Path, row: int, column: str, value: str) -> Path:
         ("glucose", "abc", ["row 4", "'glucose'", "'abc'", "whole number"]),
         ("bmi", "thin", ["row 4", "'bmi'", "'thin'", "a number"]),
         ("age", "33.5", ["row 4", "'age'", "'33.5'", "whole number"]),
-        ("bmi", "", ["row 4", "'bmi'", "empty value", "a number >= 0"]),
-        ("insulin", "-5", ["row 4", "'insulin'", "negative value -5", ">= 0"]),
-        ("diabetes_pedigree", "nan", ["row 4", "'diabetes_pedigree'", "nan", "a number >= 0"]),
+        ("bmi", "", ["row 4", "'bmi'", "empty value", "a number from 5 to 250 kg/m^2, or 0 (not measured)"]),
+        ("insulin", "-5", ["row 4", "'insulin'", "negative value -5", "a whole number from 1 to 5000"]),
+        ("diabetes_pedigree", "nan", ["row 4", "'diabetes_pedigree'", "nan", "a number from 0 to 20"]),
         (LABEL, "2", ["row 4", f"'{LABEL}'", "label 2", "0 or 1"]),
     ],
 )

@@ -110,7 +110,7 @@ def test_classify_patients_csv_adds_class_and_probability(model_file, patients_c
     [
         (synthetic_rows(3), r"row 1 has 9 columns, expected 8 \(pregnancies, .*, age\)"),
         ([[1, 120, 70, 20, 0, 30.5, 0.5, 40], [2, 99, 60, 20, 0, -1.0, 0.3, 33]],
-         r"row 2, column 'bmi': negative value -1.0; expected a number >= 0"),
+         r"row 2, column 'bmi': negative value -1.0; expected a number from 5 to 250"),
     ],
 )
 def test_bad_patient_files_fail_like_bad_training_data(tmp_path, model_file, rows, message):

@@ -25,11 +25,11 @@ def test_defaults_are_the_tutorials():
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"max_depth": 0}, "max_depth must be >= 1, got 0"),
-        ({"learning_rate": 0.0}, "learning_rate must be > 0, got 0.0"),
-        ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
-        ({"learning_rate": float("nan")}, "learning_rate must be > 0, got nan"),
-        ({"n_estimators": 0}, "n_estimators must be >= 1, got 0"),
+        ({"max_depth": 0}, "max_depth must be between 1 and 32, got 0"),
+        ({"learning_rate": 0.0}, "learning_rate must be above 0 and at most 1, got 0.0"),
+        ({"learning_rate": -1.0}, "learning_rate must be above 0 and at most 1, got -1.0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be above 0 and at most 1, got nan"),
+        ({"n_estimators": 0}, "n_estimators must be between 1 and 10000, got 0"),
         ({"objective": "reg:squarederror"}, "objective must be one of binary:logistic, got 'reg:squarederror'"),
         (
             {"objective": "binary:hinge"},

@@ -38,16 +38,16 @@ def test_grid_points_are_every_combination_in_order():
 
 
 @pytest.mark.parametrize(
-    "grid, message",
+    "settings, message",
     [
-        (HyperparameterGrid(max_depth=[]), r"grid field max_depth must list one or more distinct values, got \[\]"),
-        (HyperparameterGrid(n_estimators=[5, 5]), r"grid field n_estimators must .* distinct values, got \[5, 5\]"),
-        (HyperparameterGrid(booster=["gbtree", "forest"]), r"booster must be one of .*, got 'forest'"),
+        ({"max_depth": []}, r"grid field max_depth must list one or more distinct values, got \[\]"),
+        ({"n_estimators": [5, 5]}, r"grid field n_estimators must .* distinct values, got \[5, 5\]"),
+        ({"booster": ["gbtree", "forest"]}, r"booster must be one of .*, got 'forest'"),
     ],
 )
-def test_bad_grids_are_refused(grid, message):
+def test_bad_grids_are_refused_when_made(settings, message):
     with pytest.raises(ValueError, match=message):
-        grid.points()
+        HyperparameterGrid(**settings)
 
 
 def test_cross_validation_matches_scikit_learn():

@@ -1,0 +1,476 @@
+"""Bad inputs as careful and careless users give them: settings, cells, files and faults; each must fail clearly.
+
+Every error must name what was wrong (the setting; the file, row, column and value) and what was expected, and a
+failed step must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import math
+import warnings
+import zipfile
+
+import msgpack
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from flytekit.core.context_manager import FlyteContextManager
+from flytekit.core.type_engine import TypeEngine
+from flytekit.models.literals import Literal, Scalar
+from google.protobuf.struct_pb2 import Struct
+from mashumaro.codecs.json import JSONDecoder
+from mashumaro.codecs.msgpack import MessagePackDecoder
+
+from flyte.dataset import DuplicateRowsWarning, InvalidDatasetError, count_duplicate_rows, load_dataset, load_table
+from flyte.hyperparameters import GRID_MAX_POINTS, HyperparameterGrid, Hyperparameters
+from flyte.schema import COLUMNS, FEATURE_TYPES, LABEL, PLAUSIBLE_RANGES
+from flyte.split import load_and_split_table
+from tests.conftest import synthetic_rows, write_csv
+
+# ---------------------------------------------------------------------------------------------------------------
+# Settings: every way a dataclass input arrives, refused or accepted alike.
+
+
+def from_struct(settings: dict, kind: type):
+    """What a task receives when the console or `flytectl create execution` sends the input: a protobuf Struct, in
+    which every number is a double, turned into the dataclass by flytekit's own type engine."""
+    struct = Struct()
+    struct.update(settings)
+    literal = Literal(scalar=Scalar(generic=struct))
+    return TypeEngine.to_python_value(FlyteContextManager.current_context(), literal, kind)
+
+
+def from_msgpack(settings: dict, kind: type):
+    """flytekit's binary (MessagePack) literal of a dataclass, as pyflyte run sends one to a remote execution."""
+    return MessagePackDecoder(kind).decode(msgpack.dumps(settings))
+
+
+WAYS_IN = {
+    "python": lambda settings, kind: kind(**settings),
+    "pyflyte run JSON": lambda settings, kind: kind.from_json(json.dumps(settings)),
+    "protobuf Struct": from_struct,
+    "mashumaro JSON": lambda settings, kind: JSONDecoder(kind).decode(json.dumps(settings)),
+    "MessagePack": from_msgpack,
+}
+
+
+def refused(way: str, settings: dict, kind: type = Hyperparameters) -> str:
+    with pytest.raises(Exception) as error:  # flytekit wraps the ValueError in its own error types
+        WAYS_IN[way](settings, kind)
+    return str(error.value)
+
+
+@pytest.mark.parametrize("way", WAYS_IN)
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({"max_depth": 4.0}, Hyperparameters(max_depth=4)),
+        ({"max_depth": 6.0, "n_estimators": 250.0, "learning_rate": 1.0}, Hyperparameters(6, 1.0, 250)),
+        ({"n_estimators": 10000}, Hyperparameters(n_estimators=10000)),
+        ({"learning_rate": 1}, Hyperparameters(learning_rate=1.0)),
+        ({}, Hyperparameters()),
+    ],
+)
+def test_whole_numbers_written_as_floats_are_taken_as_integers(way, settings, expected):
+    made = WAYS_IN[way](settings, Hyperparameters)
+    assert made == expected
+    assert (type(made.max_depth), type(made.n_estimators), type(made.learning_rate)) == (int, int, float)
+
+
+SETTING_ERRORS = [
+    ({"max_dept": 5}, ["unknown Hyperparameters field 'max_dept'", "the fields are max_depth, learning_rate"]),
+    ({"learningrate": 0.2, "trees": 3}, ["'learningrate', 'trees'", "n_estimators, objective, booster"]),
+    ({"max_depth": 3.7}, ["max_depth must be a whole number, got 3.7"]),
+    ({"n_estimators": 99.5}, ["n_estimators must be a whole number, got 99.5"]),
+    ({"max_depth": "4"}, ["max_depth must be a whole number, got '4'"]),
+    ({"learning_rate": "0.3"}, ["learning_rate must be a number, got '0.3'"]),
+    ({"n_estimators": None}, ["n_estimators must be a whole number, got None"]),
+    ({"max_depth": True}, ["max_depth must be a whole number, got True"]),
+    ({"objective": 1}, ["objective must be a string, got 1"]),
+    ({"max_depth": 0}, ["max_depth must be between 1 and 32, got 0"]),
+    ({"max_depth": 33}, ["max_depth must be between 1 and 32, got 33"]),
+    ({"n_estimators": 10001}, ["n_estimators must be between 1 and 10000, got 10001"]),
+    ({"n_estimators": 1e12}, ["n_estimators must be between 1 and 10000, got 1000000000000"]),
+    ({"learning_rate": 0}, ["learning_rate must be above 0 and at most 1, got 0"]),
+    ({"learning_rate": 1.5}, ["learning_rate must be above 0 and at most 1, got 1.5"]),
+    ({"learning_rate": -0.1, "booster": "forest"}, ["learning_rate must be above 0", "booster must be one of"]),
+]
+
+
+@pytest.mark.parametrize("way", WAYS_IN)
+@pytest.mark.parametrize("settings, fragments", SETTING_ERRORS)
+def test_bad_settings_are_refused_naming_the_field(way, settings, fragments):
+    message = refused(way, settings)
+    if way == "python" and not set(settings) <= set(Hyperparameters.__dataclass_fields__):  # Python's TypeError
+        fragments = [f"unexpected keyword argument '{next(iter(settings))}'"]
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"max_depth": math.inf}, "max_depth must be a whole number, got inf"),
+        ({"n_estimators": math.nan}, "n_estimators must be a whole number, got nan"),
+        ({"learning_rate": math.nan}, "learning_rate must be above 0 and at most 1, got nan"),
+        ({"learning_rate": math.inf}, "learning_rate must be above 0 and at most 1, got inf"),
+    ],
+)
+def test_infinite_and_nan_settings_are_refused(settings, message):
+    assert message in refused("python", settings)
+
+
+@pytest.mark.parametrize("way", WAYS_IN)
+def test_grid_takes_whole_floats_and_refuses_the_rest(way):
+    grid = WAYS_IN[way]({"max_depth": [2.0, 3.0], "n_estimators": [10.0]}, HyperparameterGrid)
+    assert (grid.max_depth, grid.n_estimators) == ([2, 3], [10])
+    assert all(type(value) is int for value in grid.max_depth + grid.n_estimators)
+    unknown = refused(way, {"depth": [2]}, HyperparameterGrid)
+    assert "unknown HyperparameterGrid field 'depth'" in unknown or "unexpected keyword argument 'depth'" in unknown
+    assert "max_depth must be a whole number, got 2.5" in refused(way, {"max_depth": [2, 2.5]}, HyperparameterGrid)
+    assert "max_depth must be a list of values, got 3" in refused(way, {"max_depth": 3}, HyperparameterGrid)
+    assert "n_estimators must be between 1 and 10000" in refused(way, {"n_estimators": [0]}, HyperparameterGrid)
+
+
+def test_grid_size_is_bounded_before_any_point_is_made():
+    side = math.isqrt(GRID_MAX_POINTS) + 1  # side * side > GRID_MAX_POINTS
+    grid = {"max_depth": [3], "n_estimators": list(range(1, side + 1)),
+            "learning_rate": [k / side for k in range(1, side + 1)]}
+    assert side * side > GRID_MAX_POINTS
+    message = refused("python", grid, HyperparameterGrid)
+    assert f"the grid has {side * side} points; at most {GRID_MAX_POINTS} are allowed" in message
+    assert len(HyperparameterGrid(n_estimators=list(range(1, 11)), max_depth=list(range(1, 26))).points()) == 750
+
+
+def test_fit_task_takes_hyperparameters_sent_as_a_struct(synthetic_csv):
+    """The fit task as its pod runs it: inputs as literals, the hyperparameters a Struct of doubles."""
+    from flytekit.models.literals import LiteralMap
+    from flytekit.types.file import FlyteFile
+
+    from flyte.model_file import load_model
+    from flyte.workflows.example import fit, split_traintest_dataset
+
+    train, _, digest = split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
+    context = FlyteContextManager.current_context()
+
+    def inputs(settings: dict) -> LiteralMap:
+        struct = Struct()
+        struct.update(settings)
+        return LiteralMap({
+            "train": TypeEngine.to_literal(context, train, type(train), TypeEngine.to_literal_type(type(train))),
+            "hyperparameters": Literal(scalar=Scalar(generic=struct)),
+            "seed": TypeEngine.to_literal(context, 1, int, TypeEngine.to_literal_type(int)),
+            "dataset_sha256": TypeEngine.to_literal(context, digest, str, TypeEngine.to_literal_type(str)),
+        })
+
+    outputs = fit.dispatch_execute(context, inputs({"max_depth": 2.0, "n_estimators": 7.0}))
+    model_path = TypeEngine.to_python_value(context, outputs.literals["o0"], FlyteFile).download()
+    params = load_model(model_path).classifier.get_params()
+    assert (params["max_depth"], params["n_estimators"]) == (2, 7)
+    with pytest.raises(Exception, match="max_depth must be a whole number, got 2.5"):
+        fit.dispatch_execute(context, inputs({"max_depth": 2.5}))
+    with pytest.raises(Exception, match="unknown Hyperparameters field 'depth'"):
+        fit.dispatch_execute(context, inputs({"depth": 2}))
+
+
+@pytest.mark.parametrize(
+    "ratio, seed, message",
+    [
+        (0.3, -1, "seed must be between 0 and 2**32 - 1, got -1"),
+        (0.3, 2**32, f"seed must be between 0 and 2**32 - 1, got {2**32}"),
+        (0.3, 7.5, "seed must be a whole number, got 7.5"),
+        (1.0, 7, "test_split_ratio must be strictly between 0 and 1, got 1.0"),
+        ("0.3", 7, "test_split_ratio must be a number, got '0.3'"),
+    ],
+)
+def test_split_settings_are_refused_before_the_file_is_read(tmp_path, ratio, seed, message):
+    with pytest.raises(ValueError) as error:
+        load_and_split_table(tmp_path / "never-read.csv", ratio, seed)  # the file does not even exist
+    assert str(error.value) == message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cells: every rejected cell names the file, the row (line), the column and the value.
+
+
+def arrow_reads(cell: str, kind: type) -> bool:
+    """The oracle: does pyarrow's CSV reader itself convert this cell to int64 / float64?"""
+    arrow_type = {int: pa.int64(), float: pa.float64()}[kind]
+    options = pacsv.ConvertOptions(column_types={"a": arrow_type}, null_values=[""], strings_can_be_null=False)
+    try:
+        pacsv.read_csv(io.BytesIO(("a\n" + cell + "\n").encode("utf-8", "surrogateescape")), convert_options=options)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+ODD_CELLS = [
+    "1e5x", "0x10", "0X1f", "-0x10", "0x", "inf", "-inf", "Infinity", "nan", "NaN", "1_000", " 5 ", "\t5", "5\t",
+    "+5", "-0", "05", "5.0", "1e2", "1E5", "1e", "e5", ".5", "5.", ".", "-.", "1.2.3", "+.5", "-.5e-3", "'5'",
+    "5\x00", "\x005", "\xa0 5", "\u0665", "\uff15", "1d5", "0x1p3", "- 5", "5 5", "true", "9223372036854775807",
+    "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "1" * 30, "1e400", "5\udcff",
+]
+
+
+@pytest.mark.parametrize("cell", ODD_CELLS)
+@pytest.mark.parametrize("column", ["glucose", "bmi"])
+def test_odd_cells_are_reported_by_file_row_column_and_value(tmp_path, cell, column):
+    """Whatever pyarrow refuses is reported with its row and column; whatever it reads is range-checked."""
+    kind = FEATURE_TYPES[column]
+    rows = [",".join(map(str, row)) for row in synthetic_rows(8)]
+    cells = rows[5].split(",")
+    cells[COLUMNS.index(column)] = cell
+    rows[5] = ",".join(cells)
+    path = tmp_path / "odd.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("utf-8", "surrogateescape"))
+    if arrow_reads(cell, kind):
+        try:
+            value = load_dataset(path)[column].iloc[5]
+        except InvalidDatasetError as error:  # read, then refused as no value a person has
+            assert f"{path}: row 6, column '{column}': " in str(error)
+            assert "plausible range" in str(error) or "value nan" in str(error) or "negative" in str(error)
+        else:
+            assert PLAUSIBLE_RANGES[column].holds(value)
+        return
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: row 6, column '{column}': value ")
+    assert ("is not a whole number" if kind is int else "is not a number") in message
+    assert "expected a " in message and "cannot be read as a CSV" not in message
+
+
+@pytest.mark.parametrize("cell", ["1" * 300_000, "9" * 200_000 + "x", "x" * 150_000])
+def test_a_very_long_cell_is_reported_like_any_other(tmp_path, cell):
+    rows = [",".join(map(str, row)) for row in synthetic_rows(5)]
+    cells = rows[3].split(",")
+    cells[COLUMNS.index("age")] = cell
+    rows[3] = ",".join(cells)
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: row 4, column 'age': value '{cell[:40]}'... ({len(cell)} characters)")
+    assert len(message) < 400
+
+
+def test_quoted_cells_cr_line_endings_and_non_utf8_bytes(tmp_path):
+    rows = synthetic_rows(6)
+    good = [",".join(map(str, row)) for row in rows]
+    quoted = ",".join(f'"{cell}"' for cell in rows[0])
+    path = tmp_path / "cr.csv"
+    path.write_bytes(("\r".join([quoted, *good[1:]]) + "\r").encode())
+    pd.testing.assert_frame_equal(load_dataset(path), pd.DataFrame(rows, columns=list(COLUMNS)), check_dtype=False)
+    bad = good.copy()
+    bad[4] = bad[4].replace(",", ",\xff", 1)
+    path.write_bytes("\r\n".join(bad).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff"))
+    with pytest.raises(InvalidDatasetError, match=r"row 5, column 'glucose': value '\\xff\d+' is not a whole"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize(
+    "compress, name",
+    [
+        (gzip.compress, "data.csv.gz"), (gzip.compress, "data.csv"), (bz2.compress, "data.csv.bz2"),
+        (bz2.compress, "data.csv"), (lzma.compress, "data.xz"), (lzma.compress, "data.csv"),
+        (None, "data.zip"), (None, "data.csv"),
+    ],
+)
+def test_compressed_files_are_refused_as_compressed_whatever_their_name(tmp_path, compress, name):
+    content = "\n".join(",".join(map(str, row)) for row in synthetic_rows(20)).encode()
+    path = tmp_path / name
+    if compress is None:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("data.csv", content)
+    else:
+        path.write_bytes(compress(content))
+    kind = {gzip.compress: "gzip", bz2.compress: "bzip2", lzma.compress: "xz", None: "zip"}[compress]
+    with pytest.raises(InvalidDatasetError, match=rf"^{path}: is a {kind}-compressed file, not a CSV; decompress"):
+        load_dataset(path)
+
+
+def test_zstd_magic_bytes_are_refused_too(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"(\xb5/\xfd" + b"\x00" * 40)
+    with pytest.raises(InvalidDatasetError, match="is a zstd-compressed file"):
+        load_dataset(path)
+
+
+def test_a_plain_csv_named_gz_is_read_as_the_csv_it_is(tmp_path):
+    rows = synthetic_rows(12)
+    frame = load_dataset(write_csv(tmp_path / "looks-compressed.csv.gz", rows))
+    assert frame.values.tolist() == pd.DataFrame(rows).values.tolist()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Right errors, right words.
+
+
+@pytest.mark.parametrize("label", ["yes", "1.0", "0.5", "-1", "2", "true", "1e0"])
+def test_a_label_other_than_0_or_1_says_expected_0_or_1(tmp_path, label):
+    rows = synthetic_rows(6)
+    rows[2][-1] = label
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(write_csv(tmp_path / "labels.csv", rows))
+    message = str(error.value)
+    assert f"row 3, column '{LABEL}'" in message and message.endswith("expected 0 or 1")
+    assert "whole number" not in message
+
+
+@pytest.mark.parametrize(
+    "first_row, hint",
+    [
+        ("Pregnancies,Glucose,BloodPressure,SkinThickness,Insulin,BMI,Pedigree,Age,Outcome", True),
+        ("pregnancies,glucose,blood_pressure,skin_thickness,insulin,bmi,diabetes_pedigree,age", True),  # 8 names
+        ("a,b,c,d,e,f,g,h,i", True),
+        ("6,148,72,35,0,33.6,0.627,50x,1", False),  # a typo in a data row
+        ("6,high,72,35,0,33.6,0.627,50,1", False),
+        ("6,148,72,35,0,33.6,0.627,50", False),  # a short data row
+    ],
+)
+def test_the_header_hint_appears_only_when_the_first_row_looks_like_a_header(tmp_path, first_row, hint):
+    path = tmp_path / "first.csv"
+    path.write_text(first_row + "\n" + "\n".join(",".join(map(str, row)) for row in synthetic_rows(5)) + "\n")
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(path)
+    assert "row 1" in str(error.value)
+    assert ("a header row must be exactly: " + ",".join(COLUMNS) in str(error.value)) == hint
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path, header):
+    rows = synthetic_rows(9)
+    path = write_csv(tmp_path / "bom.csv", rows, header=",".join(COLUMNS) if header else None)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_dataset(path).values.tolist() == pd.DataFrame(rows).values.tolist()
+    features = write_csv(tmp_path / "bom-patients.csv", [row[:8] for row in rows],
+                         header=",".join(FEATURE_TYPES) if header else None)
+    features.write_bytes(b"\xef\xbb\xbf" + features.read_bytes())
+    assert len(load_dataset(features, columns=FEATURE_TYPES)) == 9
+
+
+def test_a_byte_order_mark_does_not_shift_the_reported_row(tmp_path):
+    rows = synthetic_rows(5)
+    rows[3][1] = "sweet"
+    path = write_csv(tmp_path / "bom.csv", rows, header=",".join(COLUMNS))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    with pytest.raises(InvalidDatasetError, match=r"row 5, column 'glucose': value 'sweet'"):
+        load_dataset(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values no person has.
+
+# (column, value a person can have, value no person has); the real file's extremes are among the first.
+PLAUSIBILITY = [
+    ("pregnancies", 17, 31), ("pregnancies", 30, 1000),
+    ("glucose", 199, 3001), ("glucose", 10, 9), ("glucose", 0, 3),
+    ("blood_pressure", 122, 301), ("blood_pressure", 24, 5), ("blood_pressure", 0, 1),
+    ("skin_thickness", 99, 151), ("skin_thickness", 0, 10**6),
+    ("insulin", 846, 5001), ("insulin", 0, 10**9),
+    ("bmi", 67.1, 250.5), ("bmi", 0.0, 4.9), ("bmi", 18.2, 1e300), ("bmi", 5.0, 0.5),
+    ("diabetes_pedigree", 2.42, 20.01), ("diabetes_pedigree", 0.078, 1e6),
+    ("age", 81, 126), ("age", 21, 10**6), ("age", 0, 200),
+]
+
+
+@pytest.mark.parametrize("column, plausible, impossible", PLAUSIBILITY)
+def test_values_no_person_has_are_refused_with_row_column_value_and_range(tmp_path, column, plausible, impossible):
+    rows = synthetic_rows(10)
+    rows[6][COLUMNS.index(column)] = plausible
+    assert load_dataset(write_csv(tmp_path / "fine.csv", rows))[column].iloc[6] == plausible
+    rows[6][COLUMNS.index(column)] = impossible
+    path = write_csv(tmp_path / "impossible.csv", rows)
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(path)
+    limits = PLAUSIBLE_RANGES[column]
+    assert str(error.value).startswith(
+        f"{path}: row 7, column '{column}': value {impossible} is outside the plausible range; expected "
+    )
+    assert f"from {limits.low:g} to {limits.high:g}" in str(error.value)
+
+
+def test_zeros_for_missing_measurements_are_kept(real_dataset):
+    data = load_dataset(real_dataset)
+    zeros = {column: int((data[column] == 0).sum()) for column in ("glucose", "blood_pressure", "skin_thickness",
+                                                                    "insulin", "bmi")}
+    assert zeros == {"glucose": 5, "blood_pressure": 35, "skin_thickness": 227, "insulin": 374, "bmi": 11}
+
+
+def test_every_real_value_is_within_its_range(real_dataset):
+    data = pd.read_csv(real_dataset, header=None, names=list(COLUMNS))
+    for column, limits in PLAUSIBLE_RANGES.items():
+        assert data[column].map(limits.holds).all(), column
+
+
+def test_the_first_problem_in_file_order_wins_across_kinds(tmp_path):
+    rows = synthetic_rows(10)
+    rows[8][COLUMNS.index("bmi")] = ""
+    rows[5][COLUMNS.index("age")] = 500
+    rows[7][-1] = 3
+    with pytest.raises(InvalidDatasetError, match=r"row 6, column 'age': value 500 is outside"):
+        load_dataset(write_csv(tmp_path / "many.csv", rows))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Duplicated rows.
+
+
+@pytest.mark.parametrize("copies", [0, 1, 3])
+def test_duplicate_rows_are_counted_and_warned_about(tmp_path, copies):
+    rows = synthetic_rows(40)
+    doubled = rows + [rows[index] for index in range(copies)] + [rows[5]] * copies
+    path = write_csv(tmp_path / "dups.csv", doubled)
+    expected = int(pd.DataFrame(doubled).duplicated().sum())
+    assert expected == 2 * copies
+    assert count_duplicate_rows(load_table(path)) == expected
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_and_split_table(path, 0.3, 7)
+    found = [str(warning.message) for warning in caught if warning.category is DuplicateRowsWarning]
+    if copies:
+        assert found == [f"{path}: {expected} of {len(doubled)} rows are exact duplicates of an earlier row; a row "
+                         "in both the training and the test split inflates the test accuracy: remove them unless "
+                         "they are distinct patients"]
+    else:
+        assert found == []
+
+
+def test_the_real_file_concatenated_with_itself_has_768_duplicates(real_dataset, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_bytes(real_dataset.read_bytes().rstrip(b"\n") + b"\n" + real_dataset.read_bytes())
+    assert count_duplicate_rows(load_table(path)) == 768
+    assert count_duplicate_rows(load_table(real_dataset)) == 0
+
+
+def test_near_duplicates_and_signed_zeros(tmp_path):
+    rows = synthetic_rows(10)
+    near = [*rows, [*rows[0][:-1], 1 - rows[0][-1]], [*rows[1][:5], rows[1][5] + 0.1, *rows[1][6:]]]
+    assert count_duplicate_rows(load_table(write_csv(tmp_path / "near.csv", near))) == 0
+    rows[2][5], rows[3] = 0.0, [*rows[2][:5], "-0.0", *rows[2][6:]]
+    assert count_duplicate_rows(load_table(write_csv(tmp_path / "zeros.csv", rows))) == 1
+
+
+@pytest.mark.slow
+def test_pyflyte_run_takes_whole_floats_and_refuses_fractions_and_unknown_fields(tmp_path, synthetic_csv):
+    from flyte.model_file import load_model
+    from tests.test_cli import pyflyte_run
+
+    (tmp_path / "home").mkdir()
+    run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv),
+                      "--hyperparameters", '{"max_depth": 2.0, "n_estimators": 5.0}')
+    assert run.returncode == 0, run.output
+    params = load_model(run.model).classifier.get_params()
+    assert (params["max_depth"], params["n_estimators"]) == (2, 5)
+    for settings, message in [('{"max_depth": 2.5}', "Hyperparameters field max_depth must be a whole number, got 2.5"),
+                              ('{"n_estimator": 5}', "unknown Hyperparameters field 'n_estimator'")]:
+        run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv), "--hyperparameters", settings)
+        assert run.returncode != 0
+        assert message in " ".join(run.output.split())
