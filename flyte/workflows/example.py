@@ -6,6 +6,7 @@ Each task is a thin typed wrapper around a plain function of the `flyte` package
 `pyflyte run` and every task's pod do, stays free of them, so the split task's pod never loads the trainer.
 """
 
+from datetime import timedelta
 from typing import NamedTuple
 
 from flytekit import Deck, Resources, StructuredDataset, current_context, task, workflow
@@ -50,7 +51,9 @@ class TrainedModel(NamedTuple):
     metrics: Metrics
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
+# Timeouts: about 60x or more the 10M-row benchmark of each task (docs/performance.md, Timeouts), so that only a
+# runaway run ends on one; raise one per call with `fit(...).with_overrides(timeout=timedelta(hours=3))`.
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
 def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV and shuffle-split it into training and test rows."""
     use_releasing_memory_pool()  # pyarrow end to end: parse, take rows, write Parquet, the data held about once
@@ -61,7 +64,7 @@ def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed:
 
 # Memory limits hold 10M-row data sets with room to spare (measured peaks: docs/performance.md, Memory limits);
 # XGBoost trains on as many threads as the CPU limit allows.
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")))
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")), timeout=timedelta(hours=1))
 def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
     """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
     from flyte.model import train_model  # imports XGBoost, so only in the tasks that use it
@@ -71,7 +74,7 @@ def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, da
     return ModelFile(path=model_path)
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
 def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     """Predict the class and probability of every test row."""
     from flyte.model import classify  # imports XGBoost, so only in the tasks that use it
@@ -83,6 +86,7 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
 @task(
     cache=PROJECT_CACHE,
     resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")),
+    timeout=timedelta(minutes=10),
     enable_deck=True,
     deck_fields=(),  # only the Evaluation deck: the inputs are whole tables
 )

@@ -1,5 +1,6 @@
 """Batch inference: a trained model file and a CSV of patients (features only) -> a table and a CSV of predictions."""
 
+from datetime import timedelta
 from typing import Annotated, NamedTuple
 
 from flytekit import Resources, StructuredDataset, current_context, task, workflow
@@ -15,7 +16,8 @@ class BatchPredictions(NamedTuple):
     predictions_csv: FlyteFile[Annotated[str, "csv"]]
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
+# Timeout: docs/performance.md, Timeouts; raise it per call with .with_overrides(timeout=...).
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=15))
 def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPredictions:
     """Validate the patients CSV, check the model fits its features, predict each patient's class and probability."""
     from flyte.inference import classify_patients_csv  # imports XGBoost, so only when the task runs

@@ -3,6 +3,7 @@
 The final model is trained on the whole training split with the best settings and evaluated once on the test split.
 """
 
+from datetime import timedelta
 from functools import partial
 from typing import NamedTuple
 
@@ -37,13 +38,18 @@ class TunedModel(NamedTuple):
     cross_validation: list[CrossValidationScore]
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")))
+# Timeouts: docs/performance.md, Timeouts; raise one per call with .with_overrides(timeout=...).
+@task(
+    cache=PROJECT_CACHE,
+    resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")),
+    timeout=timedelta(minutes=5),
+)
 def expand_grid(grid: HyperparameterGrid) -> list[Hyperparameters]:
     """List every combination of the grid's values, checking each as Hyperparameters."""
     return grid.points()
 
 
-@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")))
+@task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(hours=2))
 def cross_validate_grid_point(
     train: LabelledPatients, folds: int, seed: int, hyperparameters: Hyperparameters
 ) -> CrossValidationScore:
@@ -54,6 +60,7 @@ def cross_validate_grid_point(
 @task(
     cache=PROJECT_CACHE,
     resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")),
+    timeout=timedelta(minutes=5),
     enable_deck=True,
     deck_fields=(),
 )
