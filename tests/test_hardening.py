@@ -14,6 +14,7 @@ import lzma
 import math
 import warnings
 import zipfile
+from pathlib import Path
 
 import msgpack
 import pandas as pd
@@ -474,3 +475,33 @@ def test_pyflyte_run_takes_whole_floats_and_refuses_fractions_and_unknown_fields
         run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv), "--hyperparameters", settings)
         assert run.returncode != 0
         assert message in " ".join(run.output.split())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timeouts: every task ends on a cluster after the documented time (docs/performance.md, Timeouts).
+
+DOCUMENTED_TIMEOUTS = {  # seconds
+    "flyte.workflows.example.split_traintest_dataset": 10 * 60,
+    "flyte.workflows.example.fit": 60 * 60,
+    "flyte.workflows.example.predict": 10 * 60,
+    "flyte.workflows.example.score": 10 * 60,
+    "flyte.workflows.tuning.expand_grid": 5 * 60,
+    "flyte.workflows.tuning.cross_validate_grid_point": 2 * 60 * 60,
+    "flyte.workflows.tuning.choose_hyperparameters": 5 * 60,
+    "flyte.workflows.inference.classify_patients": 15 * 60,
+}
+
+
+@pytest.mark.slow
+def test_every_packaged_task_carries_its_documented_timeout(tmp_path):
+    from tests.registration import package, read_package
+
+    registered = read_package(package("registry.example.com/flyte-xgboost:timeouts", tmp_path))
+    timeouts = {name: spec.template.metadata.timeout.ToTimedelta().total_seconds()
+                for name, spec in registered.tasks.items()}
+    assert {name: timeouts.get(name) for name in DOCUMENTED_TIMEOUTS} == DOCUMENTED_TIMEOUTS
+    assert all(seconds > 0 for seconds in timeouts.values()), timeouts  # no task without one, new ones included
+    documented = (Path(__file__).parent.parent / "docs" / "performance.md").read_text()
+    for name, seconds in DOCUMENTED_TIMEOUTS.items():
+        row = next(line for line in documented.splitlines() if line.startswith(f"| `{name.rsplit('.', 1)[1]}` |"))
+        assert f"| {seconds // 60} min |" in row, row
