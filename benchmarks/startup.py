@@ -51,6 +51,7 @@ class Image:
     code: Path  # the source tree the image was built from (packaged with the same tag)
     registered: Package | None = None  # its code packaged with its tag
     to_body: dict[str, list[float]] = field(default_factory=dict)  # task -> seconds from process start to its body
+    cpu_to_body: dict[str, list[float]] = field(default_factory=dict)  # task -> CPU seconds by then
     pod: dict[str, list[float]] = field(default_factory=dict)  # task -> seconds of the whole `docker run`
     load: list[float] = field(default_factory=list)  # 1-minute load average after each round
 
@@ -129,7 +130,9 @@ def one_round(image: Image, csv: Path, folder: Path) -> None:
                       skip=("fit", "predict", "score")).pods,
     ]  # fmt: skip
     for pod in pods:
-        image.to_body.setdefault(pod.task, []).append(pod.probe()["seconds_to_task_body"])
+        probe = pod.probe()
+        image.to_body.setdefault(pod.task, []).append(probe["seconds_to_task_body"])
+        image.cpu_to_body.setdefault(pod.task, []).append(probe["cpu_seconds_to_task_body"])
         image.pod.setdefault(pod.task, []).append(seconds[pod.folder])
 
 
@@ -156,35 +159,30 @@ def measure(csv: Path, baseline: str | None, repeats: int, workdir: Path, base_i
 def table(built: list[Image], repeats: int) -> tuple[str, list[tuple[str, bool]]]:
     """The Markdown table of medians per task and image, and the start-up targets (with a baseline only)."""
     by_label = {image.label: image for image in built}
-    after, before = by_label["after"], by_label.get("before")
-    columns = ["task"]
-    if before:
-        columns += [f"start-up before ({before.tag})", "start-up after (this tree)", "change",
-                    "pod before", "pod after"]  # fmt: skip
-    else:
-        columns += ["start-up", "pod"]
+    shown = [by_label[label] for label in ("before", "after") if label in by_label]
+    measures = (("start-up", "to_body"), ("CPU to body", "cpu_to_body"), ("pod", "pod"))
+    columns = [f"{measure} {image.label}" for measure, _ in measures for image in shown]
     lines = [
         f"#### Start-up in the image ({repeats} round{'s' if repeats > 1 else ''}, medians)",
         "",
-        "Start-up: from the process's start to the task body (the task module loaded, the inputs read); pod: the whole"
-        " `docker run` of the task's serialized command, container creation and the task's work included.",
+        "Start-up: wall seconds from the process's start to the task body (the task module loaded, the inputs read);"
+        " CPU to body: the CPU seconds the process used by then; pod: the whole `docker run` of the task's serialized"
+        " command, container creation and the task's own work included. "
+        + (f"Before: {by_label['before'].tag}; after: this work tree." if "before" in by_label else ""),
         "",
-        "| " + " | ".join(columns) + " |",
-        "|---|" + "---:|" * (len(columns) - 1),
+        "| task | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
     ]
     targets = []
     for task in TASKS:
-        to_body, pod = statistics.median(after.to_body[task]), statistics.median(after.pod[task])
-        if before:
-            was, was_pod = statistics.median(before.to_body[task]), statistics.median(before.pod[task])
-            change = f"{to_body / was - 1:+.0%}"
-            cells = [f"{was:.2f} s", f"{to_body:.2f} s", change, f"{was_pod:.2f} s", f"{pod:.2f} s"]
-            if task in TARGET_TASKS:
-                text = f"{task} start-up drops by a third or more ({was:.2f} -> {to_body:.2f} s, {change})"
-                targets.append((text, to_body <= was * 2 / 3))
-        else:
-            cells = [f"{to_body:.2f} s", f"{pod:.2f} s"]
+        medians = {(image.label, attribute): statistics.median(getattr(image, attribute)[task])
+                   for image in shown for _, attribute in measures}  # fmt: skip
+        cells = [f"{medians[image.label, attribute]:.2f} s" for _, attribute in measures for image in shown]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+        if "before" in by_label and task in TARGET_TASKS:
+            was, now = medians["before", "to_body"], medians["after", "to_body"]
+            text = f"{task} start-up drops by a third or more ({was:.2f} -> {now:.2f} s, {now / was - 1:+.0%})"
+            targets.append((text, now <= was * 2 / 3))
     loads = [load for image in built for load in image.load]
     lines += ["", f"1-minute load average after the start-up rounds: median {statistics.median(loads):.1f}, "
               f"max {max(loads):.1f} ({os.cpu_count()} CPUs)."]

@@ -69,7 +69,8 @@ class Pod:
         return dict(LiteralMap.FromString(outputs.read_bytes()).literals)
 
     def probe(self) -> dict:
-        """The probe's report of this run: seconds_to_task_body, modules_at_task_body, modules_at_exit."""
+        """The probe's report of this run (tests/pod_probe): seconds and CPU seconds to the task body, the modules
+        loaded when the body started and at exit."""
         return json.loads((self.folder / "probe.json").read_text())
 
 

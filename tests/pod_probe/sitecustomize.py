@@ -5,6 +5,7 @@ never part of the image or of the project's code. It writes, as JSON to $POD_PRO
 
 - seconds_to_task_body: from the process's start (its start time in /proc, 10 ms resolution) to the moment
   flytekit calls the task function (PythonFunctionTask.execute), after the task module is loaded and the inputs read;
+  cpu_seconds_to_task_body: the CPU time the process used by then (less sensitive than wall time to other load);
 - modules_at_task_body and modules_at_exit: sys.modules at those two moments.
 """
 
@@ -33,6 +34,7 @@ def record_task_body_start(task_class) -> None:
     def execute_recorded(self, **kwargs):
         if "seconds_to_task_body" not in found:
             found["seconds_to_task_body"] = seconds_since_process_start()
+            found["cpu_seconds_to_task_body"] = time.process_time()  # user + system, all threads, since the start
             found["modules_at_task_body"] = sorted(sys.modules)
         return execute(self, **kwargs)
 
