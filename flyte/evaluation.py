@@ -58,19 +58,28 @@ def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: p
     if not (labels.min(initial=1) == 0 and labels.max(initial=0) == 1 and np.isin(labels, (0, 1)).all()):
         raise ValueError(f"the test labels hold only {sorted(set(labels.tolist()))}; ROC AUC needs both 0 and 1")
     false_positives, true_positives = positives_at_thresholds(labels, probability)
+    confusion = np.bincount(2 * labels.astype(np.intp) + predicted.astype(np.intp), minlength=4)
+    return evaluation_from_counts(false_positives, true_positives, confusion, log_loss(labels, probability))
+
+
+def evaluation_from_counts(
+    false_positives: np.ndarray, true_positives: np.ndarray, confusion: np.ndarray, mean_log_loss: float
+) -> tuple[Metrics, Curves]:
+    """Metrics and curves from what they are made of, which a partitioned evaluation can add up part by part: the
+    false and true positives at each distinct probability, highest first (positives_at_thresholds), the confusion
+    counts (true negatives, false positives, false negatives, true positives) and the mean log loss."""
     false_positive_rate, true_positive_rate = roc_curve(false_positives, true_positives)
     precision, recall = precision_recall_curve(false_positives, true_positives)
-    true_negatives, false_positive_rows, false_negatives, true_positive_rows = np.bincount(
-        2 * labels.astype(np.intp) + predicted.astype(np.intp), minlength=4
-    ).tolist()
+    true_negatives, false_positive_rows, false_negatives, true_positive_rows = (int(count) for count in confusion)
+    test_rows = true_negatives + false_positive_rows + false_negatives + true_positive_rows
     metrics = Metrics(
-        accuracy=accuracy(labels, predicted),
+        accuracy=(true_negatives + true_positive_rows) / test_rows,
         roc_auc=float(np.trapezoid(true_positive_rate, false_positive_rate)),
         precision=_ratio(true_positive_rows, true_positive_rows + false_positive_rows),
         recall=_ratio(true_positive_rows, true_positive_rows + false_negatives),
         f1=_ratio(2 * true_positive_rows, 2 * true_positive_rows + false_positive_rows + false_negatives),
-        log_loss=log_loss(labels, probability),
-        test_rows=len(labels),
+        log_loss=mean_log_loss,
+        test_rows=test_rows,
         diabetic_rows=int(true_positives[-1]),
         non_diabetic_rows=int(false_positives[-1]),
         true_negatives=true_negatives,

@@ -43,7 +43,7 @@ def load_and_split_table(
     test = pa.table({name: parts[1] for name, parts in split_columns.items()})
     for part, name in ((train, "training"), (test, "test")):
         classes = sorted(pc.unique(part.column(LABEL)).to_pylist())
-        _check_both_classes(classes, name, part.num_rows, test_split_ratio, seed)
+        check_both_classes(classes, name, part.num_rows, test_split_ratio, seed)
     return train, test
 
 
@@ -72,7 +72,7 @@ def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.nd
     return permutation[test_rows:], permutation[:test_rows]
 
 
-def _check_both_classes(classes: list, name: str, rows: int, test_split_ratio: float, seed: int) -> None:
+def check_both_classes(classes: list, name: str, rows: int, test_split_ratio: float, seed: int) -> None:
     if classes != [0, 1]:
         raise ValueError(
             f"the {name} split ({rows} rows, seed {seed}, test_split_ratio {test_split_ratio}) holds only "

@@ -12,7 +12,9 @@ from flyte.versions import installed_versions
 # The `flyte` package: every Python file under it is part of the cache version.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # Libraries whose version can change a task's results or its deck.
-RESULT_LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "matplotlib", "joblib", "flytekit")
+RESULT_LIBRARIES = (
+    "xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "matplotlib", "joblib", "flytekit", "dask", "distributed",
+)
 
 
 def project_digest(root: Path = PACKAGE_DIR) -> str:

@@ -1,0 +1,245 @@
+"""The pipeline's heavy steps on a Dask cluster: split the shards on the workers, train XGBoost on Dask, predict and
+score part by part; no Flyte here.
+
+Every step hands the workers a list of files (CSV shards, then Parquet parts) and brings back only small summaries:
+class counts, digests, the trained booster, and the evaluation's counts per distinct predicted probability.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from distributed import Client, Future, LocalCluster, wait
+from distributed.diagnostics.plugin import UploadFile
+from fsspec.core import url_to_fs
+from xgboost import XGBClassifier
+from xgboost.dask import DaskXGBClassifier
+
+from flyte.evaluation import Curves, Metrics, evaluation_from_counts, log_loss
+from flyte.hyperparameters import Hyperparameters
+from flyte.model import classify
+from flyte.schema import COLUMN_TYPES, FEATURES, LABEL
+from flyte.shards import Shards, ShardSplit, dataset_sha256, split_shard
+from flyte.split import check_both_classes, check_split_settings
+
+# The `flyte` package, shipped to the workers.
+PACKAGE_DIR = Path(__file__).resolve().parent
+PART_SUFFIX = ".parquet"
+# Partial evaluations merged per reduction task: a tree of this fan-in keeps any one merge small.
+MERGE_FAN_IN = 8
+# How long a task waits for the cluster's workers to join before it gives up.
+WORKER_START_TIMEOUT_SECONDS = 600
+
+
+@contextmanager
+def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
+    """A client of the Dask cluster Flyte's Dask plugin started for this task, or, when there is none (a local run),
+    of a local cluster of `workers` single-threaded worker processes, each restarted if it uses more than
+    `worker_memory_limit`. The local cluster is shut down on every way out, failures included.
+
+    On Kubernetes the Dask operator gives the task's pod the scheduler's address in DASK_SCHEDULER_ADDRESS, which
+    Dask reads as its `scheduler-address` setting.
+
+    Either way the workers get this process's `flyte` package (ship_project_code).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    address = dask.config.get("scheduler-address", None)
+    if address:
+        with Client(address) as client:
+            client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT_SECONDS)
+            ship_project_code(client)
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=worker_memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        ship_project_code(client)
+        yield client
+
+
+def ship_project_code(client: Client) -> None:
+    """Send the `flyte` package this process runs to the cluster's workers (also to any that join later), which
+    import it from there: worker pods run `dask-worker` outside the code's folder and from the image's code, while
+    fast registration brings newer code to the task's pod only; pyflyte run puts the project on sys.path only
+    while it loads the workflow, so local worker processes would not find it either."""
+    with tempfile.TemporaryDirectory(prefix="flyte-code-") as folder:
+        archive = Path(folder) / "flyte_project_code.zip"
+        with zipfile.ZipFile(archive, "w") as code:
+            for source in sorted(PACKAGE_DIR.rglob("*.py")):
+                code.write(source, source.relative_to(PACKAGE_DIR.parent).as_posix())
+        # Workers only: a local cluster's scheduler runs in this process, whose own `flyte` must stay as it is.
+        client.register_plugin(UploadFile(str(archive)))
+
+
+def split_shards(
+    client: Client, shards: Shards, test_split_ratio: float, seed: int, train_uri: str, test_uri: str
+) -> str:
+    """Validate and split every shard on the workers into the Parquet folders `train_uri` and `test_uri` (one part
+    per shard and side); return the data set's digest (flyte.shards.dataset_sha256).
+
+    Every shard is checked; the error raised is that of the first bad shard in name order
+    (flyte.dataset.InvalidDatasetError). On any failure the two folders are removed: no half-written split is
+    left behind.
+    """
+    check_split_settings(test_split_ratio, seed)
+    for uri in (train_uri, test_uri):
+        fs, path = url_to_fs(uri)
+        fs.makedirs(path, exist_ok=True)
+    parts = [f"part-{index:05d}{PART_SUFFIX}" for index in range(len(shards.uris))]
+    futures = client.map(
+        split_shard,
+        shards.uris,
+        [f"{train_uri}/{part}" for part in parts],
+        [f"{test_uri}/{part}" for part in parts],
+        test_split_ratio=test_split_ratio,
+        seed=seed,
+    )
+    try:
+        wait(futures)  # all of them, so that none writes into the folders after they are removed below
+        splits: list[ShardSplit] = [future.result() for future in futures]  # the first error in shard order
+        for side, labels in (("training", [s.train_labels for s in splits]), ("test", [s.test_labels for s in splits])):
+            per_class = np.sum(labels, axis=0)
+            classes = [label for label, rows in enumerate(per_class) if rows]
+            check_both_classes(classes, side, int(per_class.sum()), test_split_ratio, seed)
+    except BaseException:
+        for uri in (train_uri, test_uri):
+            _remove_folder(uri)
+        raise
+    return dataset_sha256(splits, shards.single_file)
+
+
+def parquet_parts(uri: str) -> list[str]:
+    """The Parquet parts of a split folder, in name order."""
+    fs, path = url_to_fs(uri)
+    names = sorted(
+        PurePosixPath(entry).name for entry in fs.ls(path, detail=False) if entry.endswith(PART_SUFFIX)
+    )
+    if not names:
+        raise ValueError(f"{uri}: holds no *{PART_SUFFIX} part; expected a split written by split_shards")
+    return [f"{uri.rstrip('/')}/{name}" for name in names]
+
+
+def read_part(uri: str) -> pd.DataFrame:
+    """One Parquet part as a pandas frame of the data set's columns."""
+    fs, path = url_to_fs(uri)
+    with fs.open(path, "rb") as stream:
+        return pq.read_table(stream).to_pandas()
+
+
+def fit_on_workers(client: Client, train_uri: str, hyperparameters: Hyperparameters, seed: int) -> XGBClassifier:
+    """Train with xgboost.dask on the training parts where the workers read them; return it as the single-node
+    pipeline's XGBClassifier (same settings, same booster), which predicts without Dask.
+
+    Part i is read on worker i mod n (workers in name order), so the same parts and worker count always group
+    the rows the same way: XGBoost's histogram sketch and its sums across workers depend on that grouping.
+    """
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"].items(), key=lambda item: str(item[1]["name"]))
+    frames = [
+        client.submit(read_part, part, workers=[workers[index % len(workers)][0]], allow_other_workers=False)
+        for index, part in enumerate(parquet_parts(train_uri))
+    ]
+    meta = pd.DataFrame({name: pd.Series(dtype="int64" if kind is int else "float64")
+                         for name, kind in COLUMN_TYPES.items()})
+    train = dd.from_delayed(frames, meta=meta, verify_meta=False)
+    settings = {**asdict(hyperparameters), "random_state": seed, "tree_method": "hist"}
+    model = DaskXGBClassifier(**settings)
+    model.client = client
+    model.fit(train[list(FEATURES)], train[LABEL])
+    classifier = XGBClassifier(**settings)
+    classifier.load_model(bytearray(model.get_booster().save_raw("ubj")))
+    return classifier
+
+
+@dataclass
+class PartialEvaluation:
+    """What a set of test rows adds to the evaluation: for each distinct predicted probability (ascending) the rows
+    and the diabetic rows predicted so, the confusion counts and the summed log loss."""
+
+    probabilities: np.ndarray
+    rows: np.ndarray
+    positives: np.ndarray
+    confusion: np.ndarray
+    log_loss_sum: float
+
+
+def evaluate_part(uri: str, classifier: XGBClassifier) -> PartialEvaluation:
+    """Predict the test rows of one part and count what the evaluation needs of them."""
+    frame = read_part(uri)
+    labels = frame[LABEL].to_numpy()
+    predicted = classify(classifier, frame)
+    probability = predicted["probability"].to_numpy()
+    distinct, inverse = np.unique(probability, return_inverse=True)
+    return PartialEvaluation(
+        probabilities=distinct,
+        rows=np.bincount(inverse, minlength=len(distinct)).astype(np.float64),
+        positives=np.bincount(inverse, weights=labels, minlength=len(distinct)),
+        confusion=np.bincount(2 * labels + predicted["predicted"].to_numpy(), minlength=4),
+        log_loss_sum=log_loss(labels, probability) * len(labels) if len(labels) else 0.0,
+    )
+
+
+def merge_evaluations(*parts: PartialEvaluation) -> PartialEvaluation:
+    """One partial evaluation of the rows of all `parts`: counts of equal probabilities added up."""
+    distinct, inverse = np.unique(np.concatenate([part.probabilities for part in parts]), return_inverse=True)
+    return PartialEvaluation(
+        probabilities=distinct,
+        rows=np.bincount(inverse, weights=np.concatenate([part.rows for part in parts]), minlength=len(distinct)),
+        positives=np.bincount(
+            inverse, weights=np.concatenate([part.positives for part in parts]), minlength=len(distinct)
+        ),
+        confusion=np.sum([part.confusion for part in parts], axis=0),
+        log_loss_sum=float(sum(part.log_loss_sum for part in parts)),
+    )
+
+
+def evaluate_on_workers(client: Client, test_uri: str, classifier: XGBClassifier) -> tuple[Metrics, Curves]:
+    """The single-node evaluation's metrics and curves, exactly, computed part by part on the workers.
+
+    Each part's predictions are reduced to counts per distinct predicted probability, merged in a tree on the
+    workers; this task receives one count pair per distinct probability (bounded by the trees' leaf combinations,
+    not by the rows), never the test rows.
+    """
+    model = client.scatter(classifier, broadcast=True)
+    partials: list[Future] = client.map(evaluate_part, parquet_parts(test_uri), classifier=model)
+    while len(partials) > 1:
+        partials = [
+            client.submit(merge_evaluations, *partials[start:start + MERGE_FAN_IN])
+            for start in range(0, len(partials), MERGE_FAN_IN)
+        ]
+    return metrics_and_curves(partials[0].result())
+
+
+def metrics_and_curves(total: PartialEvaluation) -> tuple[Metrics, Curves]:
+    """The evaluation of all test rows from their merged partial evaluation."""
+    if not (total.positives.sum() and (total.rows - total.positives).sum()):
+        raise ValueError("the test parts hold only one class; ROC AUC needs both 0 and 1")
+    # Counts when predicting 1 at or above each distinct probability, highest first: flyte.evaluation's thresholds.
+    true_positives = np.cumsum(total.positives[::-1])
+    false_positives = np.cumsum(total.rows[::-1]) - true_positives
+    return evaluation_from_counts(
+        false_positives, true_positives, total.confusion, total.log_loss_sum / int(total.confusion.sum())
+    )
+
+
+def _remove_folder(uri: str) -> None:
+    fs, path = url_to_fs(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

@@ -1,0 +1,167 @@
+"""The diabetes pipeline past one machine: list_shards -> (on Dask, as many workers as asked) split_shards_on_dask ->
+fit_on_dask -> evaluate_on_dask (with the Evaluation deck).
+
+Each Dask task gets its own Dask cluster: on Kubernetes the one Flyte's Dask plugin starts (a scheduler pod and
+`workers` worker pods), in a local run a local cluster of `workers` processes (flyte.distributed.dask_client).
+The plain work lives in flyte/shards.py and flyte/distributed.py, imported inside the tasks so that loading this
+module loads neither Dask nor XGBoost.
+"""
+
+from typing import Annotated, NamedTuple
+
+from flytekit import Cache, Deck, FlyteContextManager, Resources, current_context, dynamic, task, workflow
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
+from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
+
+from flyte.dataset import CANONICAL_DATASET_URL
+from flyte.evaluation import Metrics
+from flyte.hyperparameters import Hyperparameters
+from flyte.shards import Shards, find_shards
+from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
+from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile
+from flyte.workflows.files import source_of
+
+# The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
+DatasetLocation = FlyteDirectory | FlyteFile
+# A split of the data set: a folder of Parquet parts, one per shard, that the workers read and write directly.
+ParquetParts = FlyteDirectory[Annotated[str, "parquet"]]
+
+DEFAULT_WORKERS = 2
+# Each worker's memory limit, the same on Kubernetes (the worker pods' limit, which dask-worker adopts) and
+# locally (LocalCluster's per-process limit); sized from measured peaks: docs/distributed.md, Results.
+WORKER_MEMORY = "3Gi"
+# The split and the evaluation do not depend on the worker count (each shard and part is handled on its own);
+# the model may (XGBoost sketches and sums per worker), so fit_on_dask keeps `workers` in its cache key.
+SAME_FOR_ANY_WORKER_COUNT = Cache(policies=ProjectSourcePolicy(), ignored_inputs=("workers",))
+
+
+def dask_cluster(workers: int) -> Dask:
+    """The cluster Flyte's Dask plugin starts for a task: one scheduler and `workers` workers."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return Dask(
+        scheduler=Scheduler(requests=Resources(cpu="500m", mem="1Gi"), limits=Resources(cpu="1", mem="2Gi")),
+        workers=WorkerGroup(
+            number_of_workers=workers,
+            requests=Resources(cpu="1", mem=WORKER_MEMORY),
+            limits=Resources(cpu="2", mem=WORKER_MEMORY),
+        ),
+    )
+
+
+class SplitShards(NamedTuple):
+    train: ParquetParts
+    test: ParquetParts
+    dataset_sha256: str
+
+
+class DistributedEvaluation(NamedTuple):
+    accuracy: float
+    metrics: Metrics
+
+
+class DistributedModel(NamedTuple):
+    model: ModelFile
+    accuracy: float
+    metrics: Metrics
+
+
+# The job runner pods only coordinate: the data stays on the workers.
+COORDINATOR = Resources(cpu=("500m", "1"), mem=("512Mi", "1Gi"))
+
+
+@task(resources=COORDINATOR)
+def list_shards(dataset: DatasetLocation | None) -> Shards:
+    """Find the data set's CSV shards (or its one CSV) and key them by content; not cached, so that the cached
+    steps after it see every change to the files. No dataset: the canonical Pima CSV."""
+    location = CANONICAL_DATASET_URL if dataset is None else source_of(dataset)
+    return find_shards(location)
+
+
+@task(task_config=dask_cluster(DEFAULT_WORKERS), cache=SAME_FOR_ANY_WORKER_COUNT, resources=COORDINATOR)
+def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, workers: int) -> SplitShards:
+    """Validate every shard and split its rows into training and test parts on the workers, written as Parquet
+    straight into this task's output folders; a row's side depends only on the seed and its values."""
+    from flyte.distributed import dask_client, split_shards
+
+    file_access = FlyteContextManager.current_context().file_access
+    train_uri, test_uri = file_access.get_random_remote_directory(), file_access.get_random_remote_directory()
+    with dask_client(workers, WORKER_MEMORY) as client:
+        dataset_sha256 = split_shards(client, shards, test_split_ratio, seed, train_uri, test_uri)
+    return SplitShards(ParquetParts(path=train_uri), ParquetParts(path=test_uri), dataset_sha256)
+
+
+@task(task_config=dask_cluster(DEFAULT_WORKERS), cache=PROJECT_CACHE, resources=COORDINATOR)
+def fit_on_dask(
+    train: ParquetParts, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str, workers: int
+) -> ModelFile:
+    """Train with xgboost.dask on the workers and save the model exactly as the single-node fit task does."""
+    from flyte.distributed import dask_client, fit_on_workers
+    from flyte.model_file import save_model
+
+    with dask_client(workers, WORKER_MEMORY) as client:
+        classifier = fit_on_workers(client, source_of(train), hyperparameters, seed)
+    model_path = f"{current_context().working_directory}/model.joblib.dat"
+    save_model(classifier, dataset_sha256, model_path)
+    return ModelFile(path=model_path)
+
+
+@task(
+    task_config=dask_cluster(DEFAULT_WORKERS),
+    cache=SAME_FOR_ANY_WORKER_COUNT,
+    resources=COORDINATOR,
+    enable_deck=True,
+    deck_fields=(),  # only the Evaluation deck
+)
+def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> DistributedEvaluation:
+    """Predict and score the test parts on the workers; show the single-node pipeline's Evaluation deck."""
+    from flyte.distributed import dask_client, evaluate_on_workers
+    from flyte.model import feature_importances
+    from flyte.model_file import load_model
+    from flyte.report import evaluation_report_html
+
+    classifier = load_model(model.download(), source=source_of(model)).classifier
+    with dask_client(workers, WORKER_MEMORY) as client:
+        metrics, curves = evaluate_on_workers(client, source_of(test), classifier)
+    Deck("Evaluation", evaluation_report_html(metrics, curves, feature_importances(classifier)))
+    return DistributedEvaluation(accuracy=metrics.accuracy, metrics=metrics)
+
+
+@dynamic(resources=COORDINATOR)
+def train_on_dask(
+    shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int
+) -> DistributedModel:
+    """Split, fit and evaluate, each on a Dask cluster of `workers` workers.
+
+    A dynamic workflow, because a Dask task's worker count is part of its registered definition: the override
+    here puts the `workers` input into the definitions this run launches on a cluster.
+    """
+    cluster = dask_cluster(workers)
+    train, test, dataset_sha256 = split_shards_on_dask(
+        shards=shards, test_split_ratio=test_split_ratio, seed=seed, workers=workers
+    ).with_overrides(task_config=cluster)
+    model = fit_on_dask(
+        train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256, workers=workers
+    ).with_overrides(task_config=cluster)
+    accuracy, metrics = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(task_config=cluster)
+    return DistributedModel(model=model, accuracy=accuracy, metrics=metrics)
+
+
+@workflow
+def diabetes_xgboost_model_distributed(
+    dataset: DatasetLocation | None = None,
+    test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
+    seed: int = DEFAULT_SEED,
+    hyperparameters: Hyperparameters = Hyperparameters(),
+    workers: int = DEFAULT_WORKERS,
+) -> DistributedModel:
+    """Train and evaluate the diabetes classifier on a Dask cluster of `workers` workers, from a folder of CSV
+    shards or one CSV; the model file, outputs and Evaluation deck are those of diabetes_xgboost_model."""
+    return train_on_dask(
+        shards=list_shards(dataset=dataset),
+        test_split_ratio=test_split_ratio,
+        seed=seed,
+        hyperparameters=hyperparameters,
+        workers=workers,
+    )

@@ -1,0 +1,333 @@
+"""The distributed pipeline: shards, the split rule, the partitioned evaluation, and the workflow on local Dask
+clusters (small synthetic shards; the tests that start a cluster are marked slow)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import diskcache
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
+from xgboost import XGBClassifier
+
+from flyte.dataset import InvalidDatasetError, file_sha256
+from flyte.distributed import (
+    PartialEvaluation,
+    dask_client,
+    evaluate_part,
+    merge_evaluations,
+    metrics_and_curves,
+    parquet_parts,
+    read_part,
+    split_shards,
+)
+from flyte.evaluation import evaluate_with_curves
+from flyte.model import classify
+from flyte.model_file import MODEL_FILE_FORMAT, load_model
+from flyte.schema import COLUMN_TYPES, COLUMNS, FEATURES, LABEL
+from flyte.shards import dataset_sha256, find_shards, held_out_rows, split_shard
+from tests.conftest import synthetic_rows, write_csv
+
+
+def write_shards(folder: Path, rows: list[list], shards: int) -> Path:
+    """`rows` cut into `shards` consecutive CSVs part-00000.csv, ... in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, part in enumerate(np.array_split(np.arange(len(rows)), shards)):
+        write_csv(folder / f"part-{index:05d}.csv", [rows[i] for i in part])
+    return folder
+
+
+def as_table(rows: list[list]) -> pa.Table:
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(COLUMNS)}).cast(
+        pa.schema([(name, pa.int64() if kind is int else pa.float64()) for name, kind in COLUMN_TYPES.items()])
+    )
+
+
+def read_split(uri: str) -> pd.DataFrame:
+    """All rows of a split folder, in a canonical order (sorted by every column)."""
+    frame = pd.concat([read_part(part) for part in parquet_parts(uri)], ignore_index=True)
+    return frame.sort_values(list(COLUMNS), ignore_index=True)
+
+
+# The split rule
+
+
+def test_a_rows_side_depends_only_on_its_values_and_the_seed():
+    rows = synthetic_rows(2000, seed=4)
+    together = held_out_rows(as_table(rows), 0.3, seed=11)
+    one_by_one = np.concatenate([held_out_rows(as_table([row]), 0.3, seed=11) for row in rows[:200]])
+    assert np.array_equal(one_by_one, together[:200])
+    shuffled = np.random.default_rng(0).permutation(len(rows))
+    assert np.array_equal(held_out_rows(as_table([rows[i] for i in shuffled]), 0.3, seed=11), together[shuffled])
+    assert 0.27 < together.mean() < 0.33  # 2000 draws of p = 0.3: 0.3 +- 3.1 standard deviations
+    assert not np.array_equal(held_out_rows(as_table(rows), 0.3, seed=12), together)
+
+
+def test_identical_rows_fall_on_the_same_side():
+    rows = synthetic_rows(300, seed=5)
+    held_out = held_out_rows(as_table(rows + rows), 0.5, seed=1)
+    assert np.array_equal(held_out[:300], held_out[300:])
+
+
+def test_zero_and_negative_zero_are_the_same_value():
+    rows = [[1, 100, 70, 20, 80, 0.0, 0.5, 30, 1]]
+    negative = [[1, 100, 70, 20, 80, -0.0, 0.5, 30, 1]]
+    for seed in range(20):
+        assert held_out_rows(as_table(rows), 0.5, seed) == held_out_rows(as_table(negative), 0.5, seed)
+
+
+# Shards
+
+
+def test_find_shards_lists_the_csv_files_in_name_order(tmp_path):
+    folder = write_shards(tmp_path / "data", synthetic_rows(30), 3)
+    (folder / "README.txt").write_text("not a shard")
+    (folder / "nested.csv").mkdir()  # a folder, not a file
+    shards = find_shards(str(folder))
+    assert shards.uris == [str(folder / f"part-0000{index}.csv") for index in range(3)]
+    assert not shards.single_file
+    single = find_shards(str(folder / "part-00001.csv"))
+    assert (single.uris, single.single_file) == ([str(folder / "part-00001.csv")], True)
+
+
+def test_the_shards_key_follows_their_content(tmp_path):
+    folder = write_shards(tmp_path / "data", synthetic_rows(30), 3)
+    before = find_shards(str(folder)).content_key
+    assert find_shards(str(folder)).content_key == before
+    rows = synthetic_rows(10)
+    rows[0][0] += 1
+    write_csv(folder / "part-00002.csv", rows)
+    assert find_shards(str(folder)).content_key != before
+
+
+def test_a_folder_without_shards_or_a_missing_path_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidDatasetError, match=r"empty: the folder holds no \*\.csv file"):
+        find_shards(str(tmp_path / "empty"))
+    with pytest.raises(InvalidDatasetError, match="missing: no such file or folder"):
+        find_shards(str(tmp_path / "missing"))
+
+
+def test_the_data_set_digest_is_the_sha256_of_its_sha256sum_listing(tmp_path):
+    folder = write_shards(tmp_path / "data", synthetic_rows(40), 2)
+    splits = [
+        split_shard(str(folder / name), str(tmp_path / "train" / name), str(tmp_path / "test" / name), 0.5, 1)
+        for name in ("part-00001.csv", "part-00000.csv")
+    ]
+    listing = "".join(
+        f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n"
+        for name in ("part-00000.csv", "part-00001.csv")
+    )
+    assert dataset_sha256(splits, single_file=False) == hashlib.sha256(listing.encode()).hexdigest()
+    assert dataset_sha256(splits[:1], single_file=True) == file_sha256(folder / "part-00001.csv")
+
+
+def test_a_bad_shard_is_named_with_its_line_column_and_value(tmp_path):
+    rows = synthetic_rows(20)
+    rows[6][COLUMNS.index("bmi")] = "abc"
+    shard = write_csv(tmp_path / "part-00003.csv", rows)
+    with pytest.raises(InvalidDatasetError) as error:
+        split_shard(str(shard), str(tmp_path / "train.parquet"), str(tmp_path / "test.parquet"), 0.3, 7)
+    assert str(error.value) == f"{shard}: row 7, column 'bmi': value 'abc' is not a number >= 0"
+    assert not (tmp_path / "train.parquet").exists() and not (tmp_path / "test.parquet").exists()
+
+
+def test_split_shard_writes_the_held_out_rows_as_test_part(tmp_path):
+    rows = synthetic_rows(500, seed=2)
+    shard = write_csv(tmp_path / "part-00000.csv", rows)
+    train_uri, test_uri = str(tmp_path / "train" / "p.parquet"), str(tmp_path / "test" / "p.parquet")
+    split = split_shard(str(shard), train_uri, test_uri, 0.25, 9)
+    held_out = held_out_rows(as_table(rows), 0.25, 9)
+    expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
+    pd.testing.assert_frame_equal(pq.read_table(test_uri).to_pandas(), expected_test, check_dtype=False)
+    assert pq.read_table(train_uri).num_rows == 500 - held_out.sum()
+    labels = np.array([row[-1] for row in rows])
+    assert split.test_labels == [int(((labels == 0) & held_out).sum()), int(((labels == 1) & held_out).sum())]
+    assert (split.name, split.sha256) == ("part-00000.csv", file_sha256(shard))
+
+
+# The partitioned evaluation
+
+
+def test_merged_part_evaluations_equal_the_single_node_evaluation(tmp_path):
+    rows = pd.DataFrame(synthetic_rows(900, seed=8), columns=list(COLUMNS))
+    classifier = XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(rows[list(FEATURES)], rows[LABEL])
+    test = pd.DataFrame(synthetic_rows(700, seed=9), columns=list(COLUMNS))
+    parts = []
+    for index, rows_of_part in enumerate(np.array_split(np.arange(len(test)), 5)):
+        path = tmp_path / f"part-{index}.parquet"
+        pq.write_table(pa.Table.from_pandas(test.iloc[rows_of_part], preserve_index=False), path)
+        parts.append(evaluate_part(str(path), classifier))
+    merged = merge_evaluations(merge_evaluations(*parts[:2]), merge_evaluations(*parts[2:]))
+    metrics, curves = metrics_and_curves(merged)
+    predicted = classify(classifier, test)
+    expected_metrics, expected_curves = evaluate_with_curves(
+        test[LABEL], predicted["predicted"], predicted["probability"]
+    )
+    assert asdict(metrics) == pytest.approx(asdict(expected_metrics), rel=1e-12)
+    assert metrics.roc_auc == expected_metrics.roc_auc and metrics.accuracy == expected_metrics.accuracy
+    for name, values in vars(expected_curves).items():
+        np.testing.assert_array_equal(getattr(curves, name), values)
+
+
+def test_an_evaluation_of_one_class_is_refused():
+    one_class = PartialEvaluation(np.array([0.2, 0.7]), np.array([3.0, 2.0]), np.zeros(2), np.array([3, 2, 0, 0]), 1.0)
+    with pytest.raises(ValueError, match="only one class"):
+        metrics_and_curves(one_class)
+
+
+# On local Dask clusters
+
+
+def child_processes() -> set[int]:
+    """This process's descendants, but for multiprocessing's resource tracker (one per process, started with the
+    first worker process and kept for the life of the process)."""
+    return {
+        process.pid
+        for process in psutil.Process().children(recursive=True)
+        if "resource_tracker" not in " ".join(process.cmdline())
+    }
+
+
+@pytest.mark.slow
+def test_the_split_is_the_same_whatever_the_worker_and_shard_count(tmp_path):
+    rows = synthetic_rows(3000, seed=6)
+    one_file = write_csv(tmp_path / "all.csv", rows)
+    four_shards = write_shards(tmp_path / "shards", rows, 4)
+    splits = {}
+    for workers, location in ((1, one_file), (2, four_shards), (4, four_shards)):
+        out = tmp_path / f"out-{workers}"
+        with dask_client(workers, "1GiB") as client:
+            assert len(client.scheduler_info()["workers"]) == workers
+            digest = split_shards(client, find_shards(str(location)), 0.33, 7, str(out / "train"), str(out / "test"))
+        splits[workers] = read_split(str(out / "train")), read_split(str(out / "test")), digest
+    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
+    for train, test, _ in splits.values():
+        pd.testing.assert_frame_equal(
+            test, expected_test.sort_values(list(COLUMNS), ignore_index=True), check_dtype=False
+        )
+        assert len(train) + len(test) == len(rows)
+    pd.testing.assert_frame_equal(splits[2][0], splits[4][0])
+    assert splits[1][2] == file_sha256(one_file) and splits[2][2] == splits[4][2]
+
+
+@pytest.mark.slow
+def test_a_bad_shard_fails_the_split_with_its_name_leaves_nothing_behind(tmp_path):
+    rows = synthetic_rows(400)
+    rows[250][COLUMNS.index("glucose")] = -5  # line 51 of the third of four shards of 100 rows
+    folder = write_shards(tmp_path / "shards", rows, 4)
+    before = child_processes()
+    with pytest.raises(InvalidDatasetError) as error, dask_client(2, "1GiB") as client:
+        split_shards(client, find_shards(str(folder)), 0.33, 7, str(tmp_path / "train"), str(tmp_path / "test"))
+    assert str(error.value) == (
+        f"{folder}/part-00002.csv: row 51, column 'glucose': negative value -5; expected a whole number >= 0"
+    )
+    assert not (tmp_path / "train").exists() and not (tmp_path / "test").exists()
+    assert child_processes() <= before
+
+
+@pytest.mark.slow
+def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_path):
+    from flytekit import StructuredDataset
+    from flytekit.core.local_cache import LocalTaskCache
+
+    from flyte.workflows.distributed import diabetes_xgboost_model_distributed
+    from flyte.workflows.example import predict
+    from flyte.workflows.inference import diabetes_xgboost_batch_inference
+
+    rows = synthetic_rows(1200, seed=3)
+    folder = write_shards(tmp_path / "shards", rows, 3)
+    before = child_processes()
+    first = diabetes_xgboost_model_distributed(dataset=FlyteDirectory(str(folder)), workers=2)
+    LocalTaskCache.clear()
+    second = diabetes_xgboost_model_distributed(dataset=FlyteDirectory(str(folder)), workers=2)
+    assert child_processes() <= before  # every local cluster was shut down
+    assert Path(first.model.path).read_bytes() != b"" and first.model.path != second.model.path
+    saved, again = load_model(first.model.path), load_model(second.model.path)
+    assert saved.classifier.get_booster().save_raw() == again.classifier.get_booster().save_raw()
+    assert first.accuracy == second.accuracy and first.metrics == second.metrics
+
+    # The single-node model file's format and metadata.
+    listing = "".join(f"{file_sha256(path)}  {path.name}\n" for path in sorted(folder.glob("*.csv")))
+    assert saved.training_data_sha256 == hashlib.sha256(listing.encode()).hexdigest()
+    assert saved.features == FEATURES and set(saved.library_versions) >= {"xgboost", "scikit-learn"}
+    assert type(saved.classifier).__name__ == "XGBClassifier"
+    import joblib
+
+    assert joblib.load(first.model.path)["format"] == MODEL_FILE_FORMAT
+
+    # The accuracy is that of the saved model on the held-out rows, computed here from the rule.
+    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
+    predicted = saved.classifier.predict_proba(test[list(FEATURES)])[:, 1] > 0.5
+    assert first.accuracy == pytest.approx((predicted == test[LABEL].to_numpy()).mean(), abs=1e-15)
+    assert first.metrics.test_rows == len(test)
+
+    # The single-node predict task and the batch inference workflow take the model file as it is.
+    predictions = predict(test=StructuredDataset(dataframe=test), model=first.model).open(pd.DataFrame).all()
+    assert (predictions["predicted"].to_numpy() == predicted).all()
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row, out in zip(rows, held_out, strict=True) if out])
+    batch = diabetes_xgboost_batch_inference(model=FlyteFile(first.model.path), patients=FlyteFile(str(patients)))
+    assert (batch.predictions.open(pd.DataFrame).all()["predicted"].to_numpy() == predicted).all()
+
+
+@pytest.mark.slow
+def test_a_bad_shard_fails_the_workflow_and_caches_nothing(tmp_path):
+    from flyte.workflows.distributed import diabetes_xgboost_model_distributed
+
+    rows = synthetic_rows(300)
+    rows[120][COLUMNS.index(LABEL)] = 2  # line 21 of the second of three shards
+    folder = write_shards(tmp_path / "shards", rows, 3)
+    before = child_processes()
+    with pytest.raises(Exception, match="split_shards_on_dask") as error:
+        diabetes_xgboost_model_distributed(dataset=FlyteDirectory(str(folder)), workers=2)
+    assert f"{folder}/part-00001.csv: row 21, column 'diabetic': label 2; expected 0 or 1" in str(error.value)
+    assert len(diskcache.Cache(os.path.expanduser("~/.flyte/local-cache"))) == 0
+    assert child_processes() <= before
+
+
+def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given():
+    """On a cluster the dynamic workflow's body runs as a task and returns the definitions to launch: each Dask
+    task's cluster there has `workers` workers, whatever the registered default."""
+    from flytekit.configuration import Image, ImageConfig, SerializationSettings
+    from flytekit.core.context_manager import ExecutionState, FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+
+    import flyte.workflows.distributed as distributed
+    from flyte.shards import Shards
+
+    dask_tasks = [distributed.split_shards_on_dask, distributed.fit_on_dask, distributed.evaluate_on_dask]
+    registered = [task.task_config for task in dask_tasks]
+    settings = SerializationSettings(image_config=ImageConfig(default_image=Image("default", "image", "tag")))
+    inputs = {"shards": Shards(["s3://bucket/part-00000.csv"], "key", False), "test_split_ratio": 0.33, "seed": 7,
+              "hyperparameters": distributed.Hyperparameters(), "workers": 5}  # fmt: skip
+    try:
+        context = FlyteContextManager.current_context().with_serialization_settings(settings)
+        with FlyteContextManager.with_context(context) as context:
+            state = context.execution_state.with_params(mode=ExecutionState.Mode.TASK_EXECUTION)
+            with FlyteContextManager.with_context(context.with_execution_state(state)) as context:
+                types = distributed.train_on_dask.python_interface.inputs
+                literals = TypeEngine.dict_to_literal_map(context, inputs, types)
+                spec = distributed.train_on_dask.dispatch_execute(context, literals)
+    finally:  # flytekit's override replaces the task's config in place: restore the registered one
+        for task, config in zip(dask_tasks, registered, strict=True):
+            task._task_config = config
+    launched = {template.id.name.rsplit(".", 1)[-1]: template for template in spec.tasks}
+    assert set(launched) == {"split_shards_on_dask", "fit_on_dask", "evaluate_on_dask"}
+    for template in launched.values():
+        assert template.type == "dask"
+        assert template.custom["workers"]["numberOfWorkers"] == 5
+        assert template.custom["workers"]["resources"]["limits"] == [
+            {"name": "CPU", "value": "2"}, {"name": "MEMORY", "value": distributed.WORKER_MEMORY}
+        ]
+    assert distributed.split_shards_on_dask.task_config.workers.number_of_workers == distributed.DEFAULT_WORKERS
