@@ -36,6 +36,8 @@ RESULT_DISTRIBUTIONS = {
     "matplotlib": "matplotlib",
     "joblib": "joblib",
     "flytekit": "flytekit",
+    "dask": "dask",
+    "distributed": "distributed",
 }
 
 

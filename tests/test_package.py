@@ -52,7 +52,12 @@ def test_every_task_is_cached_under_a_content_version(registered, name):
 
 
 def discovery_versions(package_: Package) -> dict[str, str]:
-    return {name: spec.template.metadata.discovery_version for name, spec in package_.tasks.items()}
+    """The cache version of each cached task."""
+    return {
+        name: spec.template.metadata.discovery_version
+        for name, spec in package_.tasks.items()
+        if spec.template.metadata.discoverable
+    }
 
 
 def test_cache_versions_follow_the_code_not_the_checkout(registered, tmp_path):

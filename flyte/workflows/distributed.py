@@ -7,6 +7,7 @@ The plain work lives in flyte/shards.py and flyte/distributed.py, imported insid
 module loads neither Dask nor XGBoost.
 """
 
+from datetime import timedelta
 from typing import Annotated, NamedTuple
 
 from flytekit import Cache, Deck, FlyteContextManager, Resources, current_context, dynamic, task, workflow
@@ -71,7 +72,8 @@ class DistributedModel(NamedTuple):
 COORDINATOR = Resources(cpu=("500m", "1"), mem=("512Mi", "1Gi"))
 
 
-@task(resources=COORDINATOR)
+# Timeouts: docs/performance.md, Timeouts; raise one per call with .with_overrides(timeout=...).
+@task(resources=COORDINATOR, timeout=timedelta(minutes=10))
 def list_shards(dataset: DatasetLocation | None) -> Shards:
     """Find the data set's CSV shards (or its one CSV) and key them by content; not cached, so that the cached
     steps after it see every change to the files. No dataset: the canonical Pima CSV."""
@@ -79,7 +81,12 @@ def list_shards(dataset: DatasetLocation | None) -> Shards:
     return find_shards(location)
 
 
-@task(task_config=dask_cluster(DEFAULT_WORKERS), cache=SAME_FOR_ANY_WORKER_COUNT, resources=COORDINATOR)
+@task(
+    task_config=dask_cluster(DEFAULT_WORKERS),
+    cache=SAME_FOR_ANY_WORKER_COUNT,
+    resources=COORDINATOR,
+    timeout=timedelta(minutes=30),
+)
 def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, workers: int) -> SplitShards:
     """Validate every shard and split its rows into training and test parts on the workers, written as Parquet
     straight into this task's output folders; a row's side depends only on the seed and its values."""
@@ -92,7 +99,9 @@ def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, wor
     return SplitShards(ParquetParts(path=train_uri), ParquetParts(path=test_uri), dataset_sha256)
 
 
-@task(task_config=dask_cluster(DEFAULT_WORKERS), cache=PROJECT_CACHE, resources=COORDINATOR)
+@task(
+    task_config=dask_cluster(DEFAULT_WORKERS), cache=PROJECT_CACHE, resources=COORDINATOR, timeout=timedelta(hours=1)
+)
 def fit_on_dask(
     train: ParquetParts, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str, workers: int
 ) -> ModelFile:
@@ -111,6 +120,7 @@ def fit_on_dask(
     task_config=dask_cluster(DEFAULT_WORKERS),
     cache=SAME_FOR_ANY_WORKER_COUNT,
     resources=COORDINATOR,
+    timeout=timedelta(minutes=30),
     enable_deck=True,
     deck_fields=(),  # only the Evaluation deck
 )
@@ -128,7 +138,7 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Dist
     return DistributedEvaluation(accuracy=metrics.accuracy, metrics=metrics)
 
 
-@dynamic(resources=COORDINATOR)
+@dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its three tasks' timeouts together
 def train_on_dask(
     shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int
 ) -> DistributedModel:
