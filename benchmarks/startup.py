@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar
+from flyteidl.core.literals_pb2 import Literal
 from flytekit import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 
 from flyte.hyperparameters import HyperparameterGrid
 from tests.pods import Pod, docker_launch, run_workflow
-from tests.registration import Package, package, read_package
+from tests.registration import Package, file_input, package, read_package
 
 REPO = Path(__file__).resolve().parent.parent
 MOUNT = Path("/work")  # where a round's folder appears inside the containers
@@ -117,9 +117,8 @@ def one_round(image: Image, csv: Path, folder: Path) -> None:
     def inputs(workflow: str, **values) -> dict[str, Literal]:
         parameters = registered.launch_plans[workflow].spec.default_inputs.parameters
         defaults = {name: parameter.default for name, parameter in parameters.items() if parameter.HasField("default")}
-        dataset_type = registered.workflows[workflow].template.interface.inputs.variables["dataset"].type.blob
-        dataset = Blob(uri=str(MOUNT / "data.csv"), metadata=BlobMetadata(type=dataset_type))
-        return {**defaults, "dataset": Literal(scalar=Scalar(blob=dataset)), **values}
+        variable = registered.workflows[workflow].template.interface.inputs.variables["dataset"]
+        return {**defaults, "dataset": file_input(variable, str(MOUNT / "data.csv")), **values}
 
     one_point = HyperparameterGrid(max_depth=[4], learning_rate=[0.1], n_estimators=[100])  # the defaults
     context = FlyteContextManager.current_context()

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated HOME (so flytekit's local cache is never the user's), the real CSV, synthetic CSVs."""
+"""Shared fixtures: an isolated HOME (so flytekit's local cache is never the user's), the real CSV (the one bundled in
+the package), synthetic CSVs."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flyte.bundled import BUNDLED_DATASET
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REAL_DATASET = REPO_ROOT.parent / "shared" / "data" / "pima-indians-diabetes.data.csv"
+# The verified 768-row Pima CSV, as shipped in the package (tests/test_bundled.py checks its SHA-256).
+REAL_DATASET = BUNDLED_DATASET
 
 
 def pytest_configure(config):
@@ -61,8 +65,6 @@ def clean_task_checkpoints(task_checkpoints):
 
 @pytest.fixture
 def real_dataset() -> Path:
-    if not REAL_DATASET.is_file():
-        pytest.skip(f"the verified Pima CSV is not at {REAL_DATASET}")
     return REAL_DATASET
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from flyteidl.admin.launch_plan_pb2 import LaunchPlan
 from flyteidl.admin.task_pb2 import TaskSpec
 from flyteidl.admin.workflow_pb2 import WorkflowSpec
+from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar, Union
 
 from tests.conftest import REPO_ROOT
 
@@ -56,3 +57,13 @@ def read_package(archive: Path) -> Package:
             template = getattr(entity, "template", entity)  # a LaunchPlan has its id at top level
             by_name[template.id.name] = entity
     return Package(tasks=kinds["1"][1], workflows=kinds["2"][1], launch_plans=kinds["3"][1])
+
+
+def file_input(variable, uri: str) -> Literal:
+    """A file given to a file input of a registered interface, as Flyte passes it: a blob of the input's type; for an
+    optional input (a union with none, such as the training workflows' dataset) the blob wrapped in the union."""
+    if not variable.type.HasField("union_type"):
+        return Literal(scalar=Scalar(blob=Blob(uri=uri, metadata=BlobMetadata(type=variable.type.blob))))
+    (file_type,) = [variant for variant in variable.type.union_type.variants if variant.HasField("blob")]
+    blob = Literal(scalar=Scalar(blob=Blob(uri=uri, metadata=BlobMetadata(type=file_type.blob))))
+    return Literal(scalar=Scalar(union=Union(value=blob, type=file_type)))

@@ -26,6 +26,19 @@ def test_digest_follows_every_source_file(tmp_path):
     assert project_digest(copy) != project_digest(PACKAGE_DIR)
 
 
+def test_digest_follows_the_bundled_data(tmp_path):
+    """A run without --dataset passes None, keyed by the None literal alone: the bundled CSV's bytes must be part of
+    the cache version, or an edited bundled file would be a stale hit."""
+    copy = tmp_path / "flyte"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    bundled = copy / "data" / "pima-indians-diabetes.data.csv"
+    bundled.write_bytes(bundled.read_bytes().replace(b"6,148,72", b"6,149,72", 1))
+    assert project_digest(copy) != project_digest(PACKAGE_DIR)
+    (copy / "data" / "README.md").write_text("provenance, reworded\n")  # not data: no new cache version
+    bundled.write_bytes((PACKAGE_DIR / "data" / "pima-indians-diabetes.data.csv").read_bytes())
+    assert project_digest(copy) == project_digest(PACKAGE_DIR)
+
+
 # The libraries a cached result depends on, each by the distribution installed here (XGBoost as its CPU build).
 RESULT_DISTRIBUTIONS = {
     "xgboost": "xgboost-cpu",
@@ -42,12 +55,12 @@ RESULT_DISTRIBUTIONS = {
 
 
 def expected_cache_version() -> str:
-    """The cache version recomputed from the checkout: SHA-256 over each .py file of the package (its path and its
-    bytes, in path order) and the library versions; then the project's cache policy (salt "") and flytekit's Cache
-    (one policy) each hash the hex digest once more."""
+    """The cache version recomputed from the checkout: SHA-256 over each .py file and bundled CSV of the package (its
+    path and its bytes, in path order) and the library versions; then the project's cache policy (salt "") and
+    flytekit's Cache (one policy) each hash the hex digest once more."""
     package = REPO_ROOT / "flyte"
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.glob("data/*.csv")]):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
     for library, distribution in RESULT_DISTRIBUTIONS.items():

@@ -1,5 +1,6 @@
 """`pyflyte run` as a user runs it, in a subprocess with its own HOME (and so its own local cache)."""
 
+import hashlib
 import http.server
 import re
 import shutil
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from flyte.model_file import load_model
+from tests.conftest import REAL_DATASET, REPO_ROOT, synthetic_rows, write_csv
 from tests.offline import without_network
 from tests.reference import plain_accuracy
 
@@ -56,6 +58,14 @@ def test_cold_run_then_cache_hit_on_the_real_file(home, real_dataset):
     hit = pyflyte_run(home, "--dataset", str(real_dataset))
     assert hit.returncode == 0, hit.output
     assert (hit.model, hit.accuracy) == (cold.model, cold.accuracy)  # the same stored outputs: a cache hit
+
+
+@pytest.mark.slow
+def test_without_a_dataset_the_bundled_file_trains_offline(home, tmp_path):
+    run = pyflyte_run(home, env=without_network(tmp_path / "offline"))
+    assert run.returncode == 0, run.output
+    assert run.accuracy == pytest.approx(plain_accuracy(REAL_DATASET), abs=1e-12)
+    assert load_model(run.model).training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar
+from flyteidl.core.literals_pb2 import Literal
 from sklearn.model_selection import train_test_split
 
 from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
@@ -32,7 +32,7 @@ from tests import pods
 from tests.conftest import REAL_DATASET, REPO_ROOT
 from tests.lock import canonical, locked_versions
 from tests.reference import plain_accuracy, plain_model
-from tests.registration import WORKFLOW, Package, package, read_package
+from tests.registration import WORKFLOW, Package, file_input, package, read_package
 from tests.test_tuning import sklearn_mean_roc_auc
 
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "local/python:3.11-bookworm")
@@ -141,8 +141,7 @@ def launch_inputs(registered: Package, workflow: str, **files: str) -> dict[str,
     inputs = {name: parameter.default for name, parameter in defaults.items() if parameter.HasField("default")}
     variables = registered.workflows[workflow].template.interface.inputs.variables
     for name, relative_path in files.items():
-        metadata = BlobMetadata(type=variables[name].type.blob)
-        inputs[name] = Literal(scalar=Scalar(blob=Blob(uri=str(MOUNT / relative_path), metadata=metadata)))
+        inputs[name] = file_input(variables[name], str(MOUNT / relative_path))
     return inputs
 
 
@@ -177,9 +176,7 @@ def registered(image, tmp_path_factory) -> Package:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    """The folder every task container sees at MOUNT, holding a copy of the real CSV."""
-    if not REAL_DATASET.is_file():
-        pytest.skip(f"the verified Pima CSV is not at {REAL_DATASET}")
+    """The folder every task container sees at MOUNT, holding a copy of the real CSV (for workflows given a file)."""
     work = tmp_path_factory.mktemp("work")
     work.chmod(0o777)  # the image's user is not root
     shutil.copy(REAL_DATASET, work / "pima.csv")
@@ -188,8 +185,9 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_in_image(registered, work) -> dict[str, Literal]:
-    """diabetes_xgboost_model run in the image on the real CSV, with its default launch plan's other inputs."""
-    return run_workflow(registered, WORKFLOW, launch_inputs(registered, WORKFLOW, dataset="pima.csv"), work)
+    """diabetes_xgboost_model run in the image with its default launch plan's inputs: no dataset, so the split task
+    reads the copy of the bundled CSV the image carries."""
+    return run_workflow(registered, WORKFLOW, launch_inputs(registered, WORKFLOW), work)
 
 
 def test_the_training_workflow_runs_in_the_image_as_flyte_runs_it(trained_in_image, work):

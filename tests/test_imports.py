@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar
+from flyteidl.core.literals_pb2 import Literal
 from flytekit import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 
@@ -23,7 +23,7 @@ from flyte.hyperparameters import HyperparameterGrid
 from flyte.schema import FEATURES
 from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
 from tests.pods import PROBE, Pod, run_workflow
-from tests.registration import package, read_package
+from tests.registration import file_input, package, read_package
 
 pytestmark = pytest.mark.slow  # every test here starts Python processes: pyflyte package, a pod per task
 
@@ -91,10 +91,6 @@ def launch_locally(home: Path):
     return launch
 
 
-def blob(path: Path, variable) -> Literal:
-    return Literal(scalar=Scalar(blob=Blob(uri=str(path), metadata=BlobMetadata(type=variable.type.blob))))
-
-
 def to_literal(value) -> Literal:
     context = FlyteContextManager.current_context()
     python_type = type(value)
@@ -119,18 +115,22 @@ def pods(tmp_path_factory) -> list[Pod]:
         return registered.workflows[workflow].template.interface.inputs.variables[name]
 
     training = "flyte.workflows.example.diabetes_xgboost_model"
-    inputs = {**defaults(training), "dataset": blob(dataset, variable(training, "dataset"))}
+    inputs = {**defaults(training), "dataset": file_input(variable(training, "dataset"), str(dataset))}
     trained = run_workflow(registered, training, inputs, work, launch)
 
     # Two grid points, so that the map task runs two elements and choose_hyperparameters chooses between them.
     tuning = "flyte.workflows.tuning.diabetes_xgboost_tuning"
     grid = HyperparameterGrid(max_depth=[2, 3], learning_rate=[0.1], n_estimators=[10])
-    inputs = {**defaults(tuning), "dataset": blob(dataset, variable(tuning, "dataset")), "grid": to_literal(grid)}
+    inputs = {
+        **defaults(tuning), "dataset": file_input(variable(tuning, "dataset"), str(dataset)), "grid": to_literal(grid)
+    }
     tuned = run_workflow(registered, tuning, inputs, work, launch, skip=("fit", "predict", "score"))
 
     inference = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
     patients = write_csv(work / "new-patients.csv", [row[: len(FEATURES)] for row in synthetic_rows(20, seed=1)])
-    inputs = {"model": trained.outputs["model"], "patients": blob(patients, variable(inference, "patients"))}
+    inputs = {
+        "model": trained.outputs["model"], "patients": file_input(variable(inference, "patients"), str(patients))
+    }
     classified = run_workflow(registered, inference, inputs, work, launch)
     return [pod for run in (trained, tuned, classified) for pod in run.pods]
 

@@ -134,8 +134,11 @@ def test_no_task_value_falls_back_to_pickle(registered, name):
     """flytekit pickles values it has no type for; a registered interface must be fully typed."""
     interface = registered.tasks[name].template.interface
     for variable in [*interface.inputs.variables.values(), *interface.outputs.variables.values()]:
-        assert variable.type.WhichOneof("type") in {"simple", "blob", "structured_dataset_type"}
-        assert variable.type.blob.format != "PythonPickle"
+        # An optional input (the dataset) is a union of its type and none.
+        types = variable.type.union_type.variants if variable.type.HasField("union_type") else [variable.type]
+        for literal_type in types:
+            assert literal_type.WhichOneof("type") in {"simple", "blob", "structured_dataset_type"}
+            assert literal_type.blob.format != "PythonPickle"
 
 
 def only_output(registered: Package, task: str) -> str:
@@ -220,13 +223,16 @@ def test_only_the_nightly_launch_plan_has_a_schedule_and_it_is_the_documented_on
 
 @pytest.mark.parametrize("plan", [WORKFLOW, NIGHTLY])
 def test_launch_plan_defaults_work_inside_a_cluster(registered, plan):
-    """Every input has a default, and every file default is a URL: a local path does not exist in the cluster."""
+    """Every input has a default, and the dataset's is none (the task reads the data set bundled in the image), never
+    a path: a local path as a default does not exist in the cluster."""
     parameters = registered.launch_plans[plan].spec.default_inputs.parameters
     assert set(parameters) == {"dataset", "test_split_ratio", "seed", "hyperparameters"}
     for name, parameter in parameters.items():
         assert parameter.HasField("default"), name
-    dataset_uri = parameters["dataset"].default.scalar.blob.uri
-    assert re.match(r"https://", dataset_uri), dataset_uri
+        assert not parameter.required, name
+    assert parameters["dataset"].default.scalar.WhichOneof("value") == "none_type"
+    serialized = str(registered.launch_plans[plan].spec)
+    assert "/tmp" not in serialized and str(REPO_ROOT) not in serialized
 
 
 def test_dry_run_registration_with_the_sandbox_config_succeeds(registered):

@@ -4,5 +4,7 @@ The plain work lives in the `flyte` package and imports no flytekit; this packag
 """
 
 from flyte.workflows.local_cache_patch import recompute_cache_hits_with_missing_outputs
+from flyte.workflows.optional_hash_patch import hash_optional_values
 
 recompute_cache_hits_with_missing_outputs()
+hash_optional_values()

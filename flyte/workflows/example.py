@@ -10,10 +10,9 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flytekit import Deck, Resources, StructuredDataset, current_context, task, workflow
-from flytekit.types.file import FlyteFile
 
 from flyte.arrow_memory import use_releasing_memory_pool
-from flyte.dataset import CANONICAL_DATASET_URL, file_sha256
+from flyte.dataset import file_sha256
 from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
 from flyte.model_file import load_model, save_model
@@ -31,7 +30,7 @@ from flyte.workflows.datatypes import (
     Predictions,
     read_dataframe,
 )
-from flyte.workflows.files import fetch_dataset, source_of
+from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
 
 
 class SplitDataset(NamedTuple):
@@ -54,9 +53,10 @@ class TrainedModel(NamedTuple):
 # Timeouts: about 60x or more the 10M-row benchmark of each task (docs/performance.md, Timeouts), so that only a
 # runaway run ends on one; raise one per call with `fit(...).with_overrides(timeout=timedelta(hours=3))`.
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
-def split_traintest_dataset(dataset: DatasetFile, test_split_ratio: float, seed: int) -> SplitDataset:
-    """Validate the CSV and shuffle-split it into training and test rows."""
+def split_traintest_dataset(dataset: DatasetFile | None, test_split_ratio: float, seed: int) -> SplitDataset:
+    """Validate the CSV (the bundled data set if none is given) and shuffle-split it into training and test rows."""
     use_releasing_memory_pool()  # pyarrow end to end: parse, take rows, write Parquet, the data held about once
+    dataset = dataset_or_bundled(dataset)
     path = fetch_dataset(dataset)
     train, test = load_and_split_table(path, test_split_ratio, seed, source=source_of(dataset))
     return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
@@ -120,7 +120,7 @@ def train_and_evaluate(
 
 @workflow
 def diabetes_xgboost_model(
-    dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
+    dataset: DatasetFile | None = None,
     test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
     seed: int = DEFAULT_SEED,
     hyperparameters: Hyperparameters = Hyperparameters(),

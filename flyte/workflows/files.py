@@ -1,5 +1,5 @@
-"""Input files as Flyte files: a cache key that follows their content, where they came from, and a dataset download
-that explains failures."""
+"""Input files as Flyte files: a cache key that follows their content, where they came from, the bundled data set as
+the default, and a dataset download that explains failures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from flytekit.types.file import FlyteFile
 
+from flyte.bundled import BUNDLED_DATASET
 from flyte.dataset import file_sha256
 
 
@@ -28,6 +29,23 @@ def is_local(dataset: FlyteFile | str | os.PathLike) -> bool:
 def source_of(file: FlyteFile) -> str:
     """Where a file came from, for messages: its remote URI once flytekit has localized it, else its path."""
     return file.remote_source or file.path
+
+
+def dataset_or_bundled(dataset: FlyteFile | None) -> FlyteFile:
+    """The given dataset, or with none the data set bundled with the code (flyte/data; in the image on a cluster).
+
+    Resolved inside the task, never as a workflow default: a local path as a default would be serialized into the
+    launch plans at packaging. The cache version digests the bundled file (flyte.workflows.caching): a None input
+    is keyed by its content.
+    """
+    if dataset is not None:
+        return dataset
+    if not BUNDLED_DATASET.is_file():
+        raise DatasetUnavailableError(
+            f"no --dataset given and the bundled data set {BUNDLED_DATASET} is missing from this copy of the code "
+            "(an image built before it was added?); rebuild the image or pass --dataset URL_OR_PATH"
+        )
+    return FlyteFile(str(BUNDLED_DATASET))
 
 
 def fetch_dataset(dataset: FlyteFile) -> str:

@@ -1,7 +1,7 @@
 """Launch plans of the diabetes XGBoost workflow: the default one and a nightly retrain.
 
-Both take their inputs from the workflow's defaults, which are URLs and values, never local paths,
-so they run unchanged inside a cluster.
+Both take their inputs from the workflow's defaults, which are values, never local paths: the dataset's is None,
+the data set bundled in the image. So they run unchanged inside a cluster.
 """
 
 from flytekit import CronSchedule, LaunchPlan

@@ -8,9 +8,7 @@ from functools import partial
 from typing import NamedTuple
 
 from flytekit import Deck, Resources, map_task, task, workflow
-from flytekit.types.file import FlyteFile
 
-from flyte.dataset import CANONICAL_DATASET_URL
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
 from flyte.report import cross_validation_html
@@ -73,7 +71,7 @@ def choose_hyperparameters(scores: list[CrossValidationScore]) -> Hyperparameter
 
 @workflow
 def diabetes_xgboost_tuning(
-    dataset: DatasetFile = FlyteFile(CANONICAL_DATASET_URL),
+    dataset: DatasetFile | None = None,
     test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
     seed: int = DEFAULT_SEED,
     grid: HyperparameterGrid = HyperparameterGrid(),
