@@ -15,13 +15,12 @@ from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
-from flyte.dataset import CANONICAL_DATASET_URL
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import Hyperparameters
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile
-from flyte.workflows.files import source_of
+from flyte.workflows.files import dataset_or_bundled, source_of
 
 # The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
 DatasetLocation = FlyteDirectory | FlyteFile
@@ -76,8 +75,9 @@ COORDINATOR = Resources(cpu=("500m", "1"), mem=("512Mi", "1Gi"))
 @task(resources=COORDINATOR, timeout=timedelta(minutes=10))
 def list_shards(dataset: DatasetLocation | None) -> Shards:
     """Find the data set's CSV shards (or its one CSV) and key them by content; not cached, so that the cached
-    steps after it see every change to the files. No dataset: the canonical Pima CSV."""
-    location = CANONICAL_DATASET_URL if dataset is None else source_of(dataset)
+    steps after it see every change to the files. No dataset: the data set bundled with the code (in the image, so
+    the Dask workers read it too)."""
+    location = source_of(dataset_or_bundled(dataset))
     return find_shards(location)
 
 

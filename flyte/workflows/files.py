@@ -7,6 +7,7 @@ import hashlib
 import os
 from urllib.parse import urlparse
 
+from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 
 from flyte.bundled import BUNDLED_DATASET
@@ -31,8 +32,9 @@ def source_of(file: FlyteFile) -> str:
     return file.remote_source or file.path
 
 
-def dataset_or_bundled(dataset: FlyteFile | None) -> FlyteFile:
-    """The given dataset, or with none the data set bundled with the code (flyte/data; in the image on a cluster).
+def dataset_or_bundled(dataset: FlyteFile | FlyteDirectory | None) -> FlyteFile | FlyteDirectory:
+    """The given dataset (a file, or the distributed workflow's folder of shards), or with none the data set bundled
+    with the code (flyte/data; in the image on a cluster). Every training workflow's default goes through here.
 
     Resolved inside the task, never as a workflow default: a local path as a default would be serialized into the
     launch plans at packaging. The cache version digests the bundled file (flyte.workflows.caching): a None input
