@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from flyte.atomic_write import OutputWriteError, atomic_output
 from flyte.dataset import InvalidDatasetError
 from flyte.schema import FEATURE_TYPES, FEATURES
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"give either --csv or the feature options, not both (got --csv and {_option(next(iter(given)))})")
     if args.output and not args.csv:
         parser.error("--output needs --csv")
+    if args.output and not args.output.parent.is_dir():
+        parser.error(f"--output {args.output}: the folder {args.output.parent} does not exist")
     if not args.csv and len(given) < len(FEATURES):
         missing = [_option(feature) for feature in FEATURES if feature not in given]
         parser.error(f"give --csv FILE, or all 8 features of one patient; missing {' '.join(missing)}")
@@ -63,9 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidDatasetError, IncompatibleModelError) as error:
         parser.exit(2, f"error: {error}\n")
     if args.csv:
-        predictions.to_csv(args.output or sys.stdout, index=False)
         if args.output:
+            try:
+                with atomic_output(args.output, "writing the predictions") as temporary:
+                    predictions.to_csv(temporary, index=False)
+            except OutputWriteError as error:
+                parser.exit(2, f"error: {error}\n")
             print(f"wrote {len(predictions)} predictions to {args.output}")
+        else:
+            predictions.to_csv(sys.stdout, index=False)
     else:
         predicted, probability = predictions["predicted"].iloc[0], predictions["probability"].iloc[0]
         verdict = "diabetic" if predicted == 1 else "not diabetic"

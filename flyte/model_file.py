@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import joblib
 
+from flyte.atomic_write import atomic_output
 from flyte.schema import FEATURES
 from flyte.versions import installed_versions
 
@@ -38,18 +39,20 @@ class SavedModel:
 
 
 def save_model(classifier: XGBClassifier, training_data_sha256: str, path: str | Path) -> SavedModel:
-    """Write the classifier with its feature order, library versions and the SHA-256 of the CSV it was trained on."""
+    """Write the classifier with its feature order, library versions and the SHA-256 of the CSV it was trained on.
+
+    Whole or not at all: a failed write (a full disk) raises OutputWriteError naming the path and leaves no file.
+    """
     saved = SavedModel(classifier, FEATURES, installed_versions(MODEL_LIBRARIES), training_data_sha256)
-    joblib.dump(
-        {
-            "format": MODEL_FILE_FORMAT,
-            "classifier": saved.classifier,
-            "features": list(saved.features),
-            "library_versions": saved.library_versions,
-            "training_data_sha256": saved.training_data_sha256,
-        },
-        path,
-    )
+    content = {
+        "format": MODEL_FILE_FORMAT,
+        "classifier": saved.classifier,
+        "features": list(saved.features),
+        "library_versions": saved.library_versions,
+        "training_data_sha256": saved.training_data_sha256,
+    }
+    with atomic_output(path, "saving the model file") as temporary:
+        joblib.dump(content, temporary)
     return saved
 
 

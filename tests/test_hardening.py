@@ -7,11 +7,13 @@ failed step must leave nothing behind.
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import io
 import json
 import lzma
 import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -505,3 +507,167 @@ def test_every_packaged_task_carries_its_documented_timeout(tmp_path):
     for name, seconds in DOCUMENTED_TIMEOUTS.items():
         row = next(line for line in documented.splitlines() if line.startswith(f"| `{name.rsplit('.', 1)[1]}` |"))
         assert f"| {seconds // 60} min |" in row, row
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Faults: a full disk, a read-only cache, a missing output folder; clear errors and no partial output.
+
+
+def full_disk(write):
+    """`write` that writes a few bytes of its output, then fails as a full disk does."""
+
+    def failing(*args, **kwargs):
+        target = next(argument for argument in (*args, *kwargs.values()) if isinstance(argument, (str, Path)))
+        Path(target).write_bytes(b"PAR1 partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    return failing
+
+
+def partial_files(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.name.endswith(".partial") or path.name == "00000"]
+
+
+def test_a_full_disk_while_writing_the_split_names_the_path_and_leaves_no_parquet(synthetic_csv, monkeypatch):
+    import pyarrow.parquet as pq
+    from flytekit.types.file import FlyteFile
+
+    from flyte.atomic_write import OutputWriteError
+    from flyte.workflows.example import split_traintest_dataset
+
+    raw_output = Path(FlyteContextManager.current_context().file_access.raw_output_prefix)
+    before = set(partial_files(raw_output))
+    monkeypatch.setattr(pq, "write_table", full_disk(pq.write_table))
+    with pytest.raises(OutputWriteError) as error:
+        split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
+    message = str(error.value)
+    assert message.startswith("writing a table output of a task as Parquet: could not write ")
+    assert message.endswith(": No space left on device; nothing was written there")
+    named = Path(message.split("could not write ")[1].split(": No space")[0])
+    assert named.parent == raw_output and not named.exists()
+    assert error.value.errno == errno.ENOSPC
+    assert set(partial_files(raw_output)) == before
+
+
+def test_a_full_disk_while_saving_the_model_leaves_no_model_file(tmp_path, monkeypatch):
+    import joblib
+
+    from flyte.atomic_write import OutputWriteError
+    from flyte.model_file import save_model
+
+    monkeypatch.setattr(joblib, "dump", full_disk(joblib.dump))
+    path = tmp_path / "model.joblib.dat"
+    with pytest.raises(OutputWriteError) as error:
+        save_model(object(), "0" * 64, path)
+    assert str(error.value) == (f"saving the model file: could not write {path}: No space left on device; "
+                                "nothing was written there")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_output_keeps_the_old_file_until_the_new_one_is_whole(tmp_path):
+    from flyte.atomic_write import OutputWriteError, atomic_output
+
+    path = tmp_path / "out.csv"
+    path.write_text("old\n")
+    with (
+        pytest.raises(OutputWriteError, match="step: could not write .*: No space left on device"),
+        atomic_output(path, "step") as temporary,
+    ):
+        full_disk(None)(temporary)
+    assert path.read_text() == "old\n" and list(tmp_path.iterdir()) == [path]
+    with pytest.raises(KeyError), atomic_output(path, "step") as temporary:  # any failure leaves the old file alone
+        temporary.write_text("half")
+        raise KeyError("failed half way")
+    assert path.read_text() == "old\n" and list(tmp_path.iterdir()) == [path]
+    with atomic_output(path, "step") as temporary:
+        temporary.write_text("new\n")
+    assert path.read_text() == "new\n" and list(tmp_path.iterdir()) == [path]
+    missing = f"step: cannot write {tmp_path}/no/out.csv: the folder {tmp_path}/no does not exist"
+    with pytest.raises(OutputWriteError, match=missing), atomic_output(tmp_path / "no" / "out.csv", "step"):
+        pass
+
+@pytest.fixture
+def model_file(tmp_path) -> Path:
+    from flyte.model import train_model
+    from flyte.model_file import save_model
+
+    path = tmp_path / "model.joblib.dat"
+    training = pd.DataFrame(synthetic_rows(60, seed=2), columns=list(COLUMNS))
+    save_model(train_model(training, Hyperparameters(max_depth=2, n_estimators=5), seed=2), "0" * 64, path)
+    return path
+
+
+def predict_cli(*args: str) -> int:
+    from flyte.cli import main
+
+    try:
+        return main([str(arg) for arg in args])
+    except SystemExit as exit:
+        return exit.code
+
+
+def test_cli_output_into_a_missing_folder_is_a_clear_error(tmp_path, model_file, capsys):
+    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(4)])
+    target = tmp_path / "missing" / "dir" / "out.csv"
+    assert predict_cli(model_file, "--csv", patients, "--output", target) == 2
+    err = capsys.readouterr().err
+    assert f"--output {target}: the folder {target.parent} does not exist" in err
+    assert "Traceback" not in err and not target.parent.exists()
+
+
+def test_cli_output_on_a_full_disk_is_a_clear_error_and_leaves_no_file(tmp_path, model_file, capsys, monkeypatch):
+    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(4)])
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk(pd.DataFrame.to_csv))
+    target = tmp_path / "out.csv"
+    assert predict_cli(model_file, "--csv", patients, "--output", target) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: writing the predictions: could not write {target}: No space left on device; "
+                   "nothing was written there\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.joblib.dat", "patients.csv"]
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_cli_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file, capsys, header):
+    rows = [row[:8] for row in synthetic_rows(4)]
+    patients = write_csv(tmp_path / "patients.csv", rows, header=",".join(FEATURE_TYPES) if header else None)
+    patients.write_bytes(b"\xef\xbb\xbf" + patients.read_bytes())
+    assert predict_cli(model_file, "--csv", patients) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert printed[list(FEATURE_TYPES)].values.tolist() == pd.DataFrame(rows).values.tolist()
+
+
+def test_batch_inference_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file):
+    from flytekit.types.file import FlyteFile
+
+    from flyte.workflows.inference import diabetes_xgboost_batch_inference
+
+    rows = [row[:8] for row in synthetic_rows(6)]
+    patients = write_csv(tmp_path / "patients.csv", rows, header=",".join(FEATURE_TYPES))
+    patients.write_bytes(b"\xef\xbb\xbf" + patients.read_bytes())
+    result = diabetes_xgboost_batch_inference(model=FlyteFile(str(model_file)), patients=FlyteFile(str(patients)))
+    written = pd.read_csv(result.predictions_csv.download())
+    assert written[list(FEATURE_TYPES)].values.tolist() == pd.DataFrame(rows).values.tolist()
+
+
+def test_a_read_only_cache_database_is_named(synthetic_csv, monkeypatch):
+    import sqlite3
+
+    import diskcache
+    from flytekit.core.local_cache import LocalTaskCache
+    from flytekit.types.file import FlyteFile
+
+    from flyte.workflows.example import split_traintest_dataset
+    from flyte.workflows.local_cache_errors import LocalCacheUnavailableError
+
+    def read_only(*args, **kwargs):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(diskcache.Cache, "__init__", read_only)
+    monkeypatch.setattr(LocalTaskCache, "_initialized", False)
+    with pytest.raises(LocalCacheUnavailableError) as error:
+        split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
+    folder = Path(os.environ["HOME"]) / ".flyte" / "local-cache"
+    assert str(error.value).startswith(
+        f"flytekit's local cache {folder} cannot be used (OperationalError: attempt to write a readonly database)"
+    )
+    assert "FLYTE_LOCAL_CACHE_ENABLED=false" in str(error.value)

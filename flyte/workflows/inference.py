@@ -6,6 +6,7 @@ from typing import Annotated, NamedTuple
 from flytekit import Resources, StructuredDataset, current_context, task, workflow
 from flytekit.types.file import FlyteFile
 
+from flyte.atomic_write import atomic_output
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
 from flyte.workflows.files import source_of
@@ -24,7 +25,8 @@ def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPre
 
     table = classify_patients_csv(model.download(), patients.download(), source_of(model), source_of(patients))
     csv_path = f"{current_context().working_directory}/predictions.csv"
-    table.to_csv(csv_path, index=False)
+    with atomic_output(csv_path, "classify_patients: writing the predictions CSV") as temporary:
+        table.to_csv(temporary, index=False)
     return BatchPredictions(predictions=StructuredDataset(dataframe=table), predictions_csv=FlyteFile(csv_path))
 
 
