@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -126,34 +127,49 @@ def count_duplicate_rows(table: pa.Table) -> int:
     whose hash repeats compared exactly (timings: docs/performance.md)."""
     import numpy as np  # not at module level: every workflow module imports this one
 
-    hashes = _row_hashes(table)
-    ordered = np.sort(hashes)
+    ordered = _row_hashes(table)
+    ordered.sort()  # in place: no second array of row hashes in the usual case, no duplicates
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
     if len(repeated) == 0:
         return 0
-    candidates = table.take(np.flatnonzero(np.isin(hashes, repeated))).to_pandas()
-    return int(candidates.duplicated().sum())
+    hashes = _row_hashes(table)  # again, in row order, to find the rows behind the repeated hashes
+    candidates = table.take(np.flatnonzero(np.isin(hashes, repeated)))  # few rows: compared as Python tuples
+    rows = list(zip(*(candidates.column(name).to_pylist() for name in candidates.column_names), strict=True))
+    return len(rows) - len(set(rows))
 
 
 def _row_hashes(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's values (0.0 and -0.0 alike), the record batches hashed on all cores."""
+    """A 64-bit hash of each row's values (0.0 and -0.0 alike), the record batches hashed on all cores.
+
+    Works in place, with one scratch buffer per thread: a temporary array per batch and column would cost more in
+    page faults than the hashing itself (docs/performance.md).
+    """
     import numpy as np
 
+    batches = table.to_batches()
     hashes = np.zeros(table.num_rows, np.uint64)
-    starts = np.cumsum([0] + [batch.num_rows for batch in table.to_batches()])
+    starts = np.cumsum([0] + [batch.num_rows for batch in batches])
+    longest = max((batch.num_rows for batch in batches), default=0)
+    scratch = threading.local()
 
     def hash_batch(start: int, batch: pa.RecordBatch) -> None:
-        part = hashes[start : start + batch.num_rows]
+        if not hasattr(scratch, "buffer"):
+            scratch.buffer = np.empty(longest, np.uint64)
+        part, buffer = hashes[start : start + batch.num_rows], scratch.buffer[: batch.num_rows]
         for column in batch.columns:
             values = column.to_numpy(zero_copy_only=False)
             if values.dtype.kind == "f":
-                values = values + 0.0  # -0.0 + 0.0 is 0.0: equal values, equal bits
-            part ^= values.view(np.uint64)
+                np.add(values, 0.0, out=buffer.view(np.float64))  # -0.0 + 0.0 is 0.0: equal values, equal bits
+                part ^= buffer
+            else:
+                part ^= values.view(np.uint64)
             part *= np.uint64(0x9E3779B97F4A7C15)
-            part ^= part >> np.uint64(31)
+            np.right_shift(part, np.uint64(31), out=buffer)
+            part ^= buffer
 
     with ThreadPoolExecutor(os.cpu_count()) as workers:
-        list(workers.map(hash_batch, starts[:-1], table.to_batches()))
+        list(workers.map(hash_batch, starts[:-1], batches))
     return hashes
 
 
@@ -239,9 +255,19 @@ def _clearly_valid(values: pa.ChunkedArray, kind: type, plausible: PlausibleRang
     if kind is float and pc.any(pc.is_nan(values)).as_py():
         return False
     if low < plausible.low and not (kind is int and plausible.low <= 1):  # a whole number in (0, 1) cannot be
-        least_measured = pc.min(pc.if_else(pc.equal(values, 0), plausible.high, values)).as_py()
-        return least_measured >= plausible.low
+        return _least_nonzero(values, plausible.high) >= plausible.low
     return True
+
+
+def _least_nonzero(values: pa.ChunkedArray, default: float) -> float:
+    """The least value other than 0 (or `default`), chunk by chunk: no column-sized temporary array."""
+    import numpy as np
+
+    least = default
+    for chunk in values.chunks:
+        numbers = chunk.to_numpy(zero_copy_only=False)
+        least = min(least, np.min(numbers, where=numbers != 0, initial=least).item())
+    return least
 
 
 def _first_true(mask: pa.ChunkedArray) -> int | None:
