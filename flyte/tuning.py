@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+# The most folds a cross-validation may have: each is one more training run per grid point (5 by default).
+MAX_FOLDS = 50
+
+
 @dataclass
 class CrossValidationScore:
     """Validation ROC AUC of one grid point on each fold, and their mean, by which grid points are ranked."""
@@ -39,8 +43,10 @@ def cross_validate(
 
     from flyte.model import train_model
 
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= MAX_FOLDS:
+        raise ValueError(f"folds must be a whole number from 2 to {MAX_FOLDS}, got {folds!r}")
     smallest_class = int(train[LABEL].value_counts().reindex([0, 1], fill_value=0).min())
-    if not 2 <= folds <= smallest_class:
+    if folds > smallest_class:
         raise ValueError(
             f"folds must be between 2 and {smallest_class}, the rows of the rarer class in the {len(train)} "
             f"training rows (each fold needs both classes); got {folds}"

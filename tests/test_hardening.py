@@ -671,3 +671,19 @@ def test_a_read_only_cache_database_is_named(synthetic_csv, monkeypatch):
         f"flytekit's local cache {folder} cannot be used (OperationalError: attempt to write a readonly database)"
     )
     assert "FLYTE_LOCAL_CACHE_ENABLED=false" in str(error.value)
+
+
+@pytest.mark.parametrize("folds, message", [
+    (51, "folds must be a whole number from 2 to 50, got 51"),
+    (1, "folds must be a whole number from 2 to 50, got 1"),
+    (3.0, "folds must be a whole number from 2 to 50, got 3.0"),
+])
+def test_folds_are_bounded_before_any_training(folds, message, monkeypatch):
+    import flyte.model
+    from flyte.tuning import cross_validate
+
+    monkeypatch.setattr(flyte.model, "train_model", lambda *args: pytest.fail("trained before checking folds"))
+    train = pd.DataFrame(synthetic_rows(2000), columns=list(COLUMNS))
+    with pytest.raises(ValueError) as error:
+        cross_validate(train, Hyperparameters(), folds, seed=0)
+    assert str(error.value) == message
