@@ -5,12 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-import os
 import re
 import sys
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -140,23 +137,20 @@ def count_duplicate_rows(table: pa.Table) -> int:
 
 
 def _row_hashes(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's values (0.0 and -0.0 alike), the record batches hashed on all cores.
+    """A 64-bit hash of each row's values (0.0 and -0.0 alike), computed in place, one record batch at a time.
 
-    Works in place, with one scratch buffer per thread: a temporary array per batch and column would cost more in
-    page faults than the hashing itself (docs/performance.md).
+    One thread, one scratch buffer: threads would hand the GIL back and forth between thousands of small numpy
+    calls, and a temporary array per call would cost more in page faults than the hashing (docs/performance.md).
     """
     import numpy as np
 
     batches = table.to_batches()
     hashes = np.zeros(table.num_rows, np.uint64)
-    starts = np.cumsum([0] + [batch.num_rows for batch in batches])
-    longest = max((batch.num_rows for batch in batches), default=0)
-    scratch = threading.local()
-
-    def hash_batch(start: int, batch: pa.RecordBatch) -> None:
-        if not hasattr(scratch, "buffer"):
-            scratch.buffer = np.empty(longest, np.uint64)
-        part, buffer = hashes[start : start + batch.num_rows], scratch.buffer[: batch.num_rows]
+    scratch = np.empty(max((batch.num_rows for batch in batches), default=0), np.uint64)
+    start = 0
+    for batch in batches:
+        part, buffer = hashes[start : start + batch.num_rows], scratch[: batch.num_rows]
+        start += batch.num_rows
         for column in batch.columns:
             values = column.to_numpy(zero_copy_only=False)
             if values.dtype.kind == "f":
@@ -167,9 +161,6 @@ def _row_hashes(table: pa.Table) -> np.ndarray:
             part *= np.uint64(0x9E3779B97F4A7C15)
             np.right_shift(part, np.uint64(31), out=buffer)
             part ^= buffer
-
-    with ThreadPoolExecutor(os.cpu_count()) as workers:
-        list(workers.map(hash_batch, starts[:-1], batches))
     return hashes
 
 
