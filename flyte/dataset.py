@@ -131,8 +131,16 @@ def count_duplicate_rows(table: pa.Table) -> int:
     if len(repeated) == 0:
         return 0
     hashes = _row_hashes(table)  # again, in row order, to find the rows behind the repeated hashes
-    candidates = table.take(np.flatnonzero(np.isin(hashes, repeated)))  # few rows: compared as Python tuples
-    rows = list(zip(*(candidates.column(name).to_pylist() for name in candidates.column_names), strict=True))
+    candidates = np.flatnonzero(np.isin(hashes, repeated))
+    del hashes
+    rows = []  # the candidate rows as tuples, taken batch by batch: Table.take would first join the chunks
+    start = 0
+    for batch in table.to_batches():
+        within = candidates[(candidates >= start) & (candidates < start + batch.num_rows)] - start
+        start += batch.num_rows
+        if len(within):
+            taken = batch.take(pa.array(within))
+            rows.extend(zip(*(column.to_pylist() for column in taken.columns), strict=True))
     return len(rows) - len(set(rows))
 
 
