@@ -6,7 +6,9 @@ code with `pyflyte --pkgs flyte.workflows package --image TAG`, then runs tasks 
 (tests/pods.py, as the container and import tests do): the training workflow's four tasks, and the tuning
 workflow's split, expand_grid, one grid point (cross_validate_grid_point, a map task element run by
 pyflyte-map-execute) and choose_hyperparameters. A probe mounted into the container (tests/pod_probe, on
-PYTHONPATH; never part of the image) records when the task body starts; the images are interleaved round by round.
+PYTHONPATH; never part of the image) records when the task body starts. After one run of the tasks per image
+(each task's outputs feeding the next), every pod runs again in each round, the two images' runs of the same task
+back to back.
 """
 
 from __future__ import annotations
@@ -100,19 +102,14 @@ def images(baseline: str | None, workdir: Path, base_image: str) -> list[Image]:
     return found
 
 
-def one_round(image: Image, csv: Path, folder: Path) -> None:
-    """Run the tasks once in `image`; add each one's start-up and pod time to the image's samples."""
+def walk(image: Image, csv: Path, folder: Path) -> list[Pod]:
+    """Run the tasks once in `image`, each task's outputs feeding the next: the pods (folders with their inputs)
+    that the measured rounds run again."""
     folder.mkdir(parents=True)
     folder.chmod(0o777)  # the image's user is not root
     shutil.copy(csv, folder / "data.csv")
     registered = image.registered
-    in_docker = docker_launch(folder, MOUNT, probe=True)
-    seconds: dict[Path, float] = {}
-
-    def launch(pod: Pod) -> None:
-        start = time.perf_counter()
-        in_docker(pod)
-        seconds[pod.folder] = time.perf_counter() - start
+    launch = docker_launch(folder, MOUNT, probe=True)
 
     def inputs(workflow: str, **values) -> dict[str, Literal]:
         parameters = registered.launch_plans[workflow].spec.default_inputs.parameters
@@ -123,34 +120,42 @@ def one_round(image: Image, csv: Path, folder: Path) -> None:
     one_point = HyperparameterGrid(max_depth=[4], learning_rate=[0.1], n_estimators=[100])  # the defaults
     context = FlyteContextManager.current_context()
     grid = TypeEngine.to_literal(context, one_point, HyperparameterGrid, TypeEngine.to_literal_type(HyperparameterGrid))
-    pods = [
+    return [
         *run_workflow(registered, TRAINING, inputs(TRAINING), folder, launch).pods,
         *run_workflow(registered, TUNING, inputs(TUNING, grid=grid.to_flyte_idl()), folder, launch,
                       skip=("fit", "predict", "score")).pods,
     ]  # fmt: skip
-    for pod in pods:
-        probe = pod.probe()
-        image.to_body.setdefault(pod.task, []).append(probe["seconds_to_task_body"])
-        image.cpu_to_body.setdefault(pod.task, []).append(probe["cpu_seconds_to_task_body"])
-        image.pod.setdefault(pod.task, []).append(seconds[pod.folder])
 
 
 def measure(csv: Path, baseline: str | None, repeats: int, workdir: Path, base_image: str) -> list[Image]:
-    """Build the images, package each one's code, and run the tasks `repeats` times in each, interleaved."""
+    """Build the images, package each one's code, run the tasks once in each, then run every pod again `repeats`
+    times, the images' runs of a task back to back (which goes first alternates), so that the other load on the
+    machine hits before and after alike."""
     os.environ["HOME"] = tempfile.mkdtemp(prefix="home-", dir=workdir)  # pyflyte package: never the user's ~/.flyte
     built = images(baseline, workdir, base_image)
+    scratch = Path(tempfile.mkdtemp(prefix="startup-", dir=workdir))
+    pods = {}
     for image in built:
         out = Path(tempfile.mkdtemp(prefix="package-", dir=workdir))
         image.registered = read_package(package(image.tag, out, project=image.code))
         shutil.rmtree(out)
+        pods[image.label] = walk(image, csv, scratch / image.label)
     for round_ in range(repeats):
+        for pods_of_a_task in zip(*(pods[image.label] for image in built), strict=True):
+            assert len({pod.task for pod in pods_of_a_task}) == 1, [pod.name for pod in pods_of_a_task]
+            ordered = list(zip(built, pods_of_a_task, strict=True))
+            for image, pod in ordered if round_ % 2 == 0 else reversed(ordered):
+                start = time.perf_counter()
+                docker_launch(scratch / image.label, MOUNT, probe=True)(pod)
+                image.pod.setdefault(pod.task, []).append(time.perf_counter() - start)
+                probe = pod.probe()
+                image.to_body.setdefault(pod.task, []).append(probe["seconds_to_task_body"])
+                image.cpu_to_body.setdefault(pod.task, []).append(probe["cpu_seconds_to_task_body"])
         for image in built:
-            folder = Path(tempfile.mkdtemp(prefix=f"startup-{image.label}-", dir=workdir)) / "round"
-            one_round(image, csv, folder)
-            shutil.rmtree(folder.parent, ignore_errors=True)
-            summary = ", ".join(f"{task} {image.to_body[task][-1]:.2f} s" for task in TASKS if task in image.to_body)
-            print(f"  start-up round {round_ + 1}/{repeats} {image.label}: {summary}", file=sys.stderr, flush=True)
             image.load.append(os.getloadavg()[0])
+            summary = ", ".join(f"{task} {image.to_body[task][-1]:.2f} s" for task in TASKS)
+            print(f"  start-up round {round_ + 1}/{repeats} {image.label}: {summary}", file=sys.stderr, flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     subprocess.run(["docker", "image", "rm", built[-1].tag], capture_output=True)  # its layers stay cached
     return built
 
