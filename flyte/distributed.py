@@ -50,7 +50,7 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
     On Kubernetes the Dask operator gives the task's pod the scheduler's address in DASK_SCHEDULER_ADDRESS, which
     Dask reads as its `scheduler-address` setting.
 
-    Either way the workers get this process's `flyte` package (ship_project_code).
+    Either way the cluster gets this process's `flyte` package (ship_project_code).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -58,7 +58,7 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
     if address:
         with Client(address) as client:
             client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT_SECONDS)
-            ship_project_code(client)
+            ship_project_code(client, to_scheduler=True)
             yield client
         return
     with (
@@ -71,22 +71,26 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        ship_project_code(client)
+        ship_project_code(client, to_scheduler=False)  # a local cluster's scheduler runs in this process
         yield client
 
 
-def ship_project_code(client: Client) -> None:
-    """Send the `flyte` package this process runs to the cluster's workers (also to any that join later), which
-    import it from there: worker pods run `dask-worker` outside the code's folder and from the image's code, while
-    fast registration brings newer code to the task's pod only; pyflyte run puts the project on sys.path only
-    while it loads the workflow, so local worker processes would not find it either."""
+def ship_project_code(client: Client, to_scheduler: bool) -> None:
+    """Send the `flyte` package this process runs to the cluster's workers (also to any that join later) and, if
+    asked, its scheduler, which import it from there: the scheduler unpickles the task graph and the workers run
+    it, but their pods start `dask-scheduler` and `dask-worker` outside the code's folder and from the image's
+    code, while fast registration brings newer code to the task's pod only; and pyflyte run puts the project on
+    sys.path only while it loads the workflow, so a local cluster's worker processes would not find it either.
+    Not to a local cluster's scheduler: it runs in this process, whose own `flyte` must stay as it is."""
     with tempfile.TemporaryDirectory(prefix="flyte-code-") as folder:
         archive = Path(folder) / "flyte_project_code.zip"
         with zipfile.ZipFile(archive, "w") as code:
             for source in sorted(PACKAGE_DIR.rglob("*.py")):
                 code.write(source, source.relative_to(PACKAGE_DIR.parent).as_posix())
-        # Workers only: a local cluster's scheduler runs in this process, whose own `flyte` must stay as it is.
-        client.register_plugin(UploadFile(str(archive)))
+        if to_scheduler:
+            client.upload_file(str(archive))
+        else:
+            client.register_plugin(UploadFile(str(archive)))
 
 
 def split_shards(

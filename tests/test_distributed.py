@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import diskcache
@@ -352,3 +352,100 @@ def test_the_dask_steps_are_cached_like_the_others_and_the_split_and_evaluation_
     assert distributed.evaluate_on_dask.metadata.cache_ignore_input_vars == ("workers",)
     assert distributed.fit_on_dask.metadata.cache_ignore_input_vars == ()
     assert not distributed.list_shards.metadata.cache  # it computes the content key the others are keyed on
+
+
+def processes_marked(marker: str) -> list[psutil.Process]:
+    """Every live process whose environment carries `marker`: a command's descendants, even orphaned ones."""
+    marked = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("DIABETES_TEST_MARKER") == marker and process.status() != psutil.STATUS_ZOMBIE:
+                marked.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return marked
+
+
+@pytest.mark.slow
+def test_pyflyte_run_starts_and_stops_its_local_clusters_also_when_a_shard_is_bad(tmp_path):
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.conftest import REPO_ROOT
+
+    good = write_shards(tmp_path / "good", synthetic_rows(600, seed=2), 2)
+    rows = synthetic_rows(600, seed=2)
+    rows[450][COLUMNS.index("age")] = "forty"  # line 151 of the second shard
+    bad = write_shards(tmp_path / "bad", rows, 2)
+    pyflyte = Path(sys.executable).with_name("pyflyte")
+
+    def run(dataset: Path, marker: str) -> subprocess.CompletedProcess:
+        (tmp_path / marker).mkdir()
+        env = {"HOME": str(tmp_path / marker), "PATH": str(pyflyte.parent), "COLUMNS": "1000", "LANG": "C.UTF-8",
+               "DIABETES_TEST_MARKER": marker}  # fmt: skip
+        command = [str(pyflyte), "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
+                   "--dataset", str(dataset), "--workers", "2"]  # fmt: skip
+        return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+    marker = uuid.uuid4().hex
+    done = run(good, marker)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "accuracy=" in done.stdout
+    assert processes_marked(marker) == []
+
+    marker = uuid.uuid4().hex
+    done = run(bad, marker)
+    assert done.returncode != 0
+    assert single_node_error(bad / "part-00001.csv") in done.stdout + done.stderr
+    assert processes_marked(marker) == []
+
+
+@pytest.mark.slow
+def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(tmp_path):
+    """As on Kubernetes: `dask scheduler` and `dask worker` processes started outside the project (no `flyte` to
+    import), the address in Dask's scheduler-address setting (the operator's DASK_SCHEDULER_ADDRESS)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import dask
+
+    from flyte.distributed import evaluate_on_workers, fit_on_workers
+    from flyte.hyperparameters import Hyperparameters
+
+    rows = synthetic_rows(900, seed=12)
+    folder = write_shards(tmp_path / "shards", rows, 3)
+    dask_command = str(Path(sys.executable).with_name("dask"))
+    env = {"HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent), "LANG": "C.UTF-8"}
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [subprocess.Popen([dask_command, "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
+                                   "--no-dashboard"], cwd="/", env=env, stderr=subprocess.DEVNULL)]  # fmt: skip
+    try:
+        processes += [
+            subprocess.Popen([dask_command, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                              "--memory-limit", "1GiB", "--name", f"worker-{index}", "--no-dashboard"],
+                             cwd="/", env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+            for index in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        train, test = str(tmp_path / "train"), str(tmp_path / "test")
+        with dask.config.set({"scheduler-address": address}), dask_client(2, "unused") as client:
+            split_shards(client, find_shards(str(folder)), 0.33, 7, train, test)
+            classifier = fit_on_workers(client, train, Hyperparameters(), 7)
+            metrics, _ = evaluate_on_workers(client, test, classifier)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=60)
+    test_rows = read_split(test)
+    predicted = classify(classifier, test_rows)
+    expected, _ = evaluate_with_curves(test_rows[LABEL], predicted["predicted"], predicted["probability"])
+    assert replace(metrics, log_loss=0) == replace(expected, log_loss=0)  # summed per part: rounding may differ
+    assert metrics.log_loss == pytest.approx(expected.log_loss, rel=1e-12)
+    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    assert len(test_rows) == held_out.sum() and len(read_split(train)) == len(rows) - held_out.sum()

@@ -28,8 +28,8 @@ DatasetLocation = FlyteDirectory | FlyteFile
 ParquetParts = FlyteDirectory[Annotated[str, "parquet"]]
 
 DEFAULT_WORKERS = 2
-# Each worker's memory limit, the same on Kubernetes (the worker pods' limit, which dask-worker adopts) and
-# locally (LocalCluster's per-process limit); sized from measured peaks: docs/distributed.md, Results.
+# Each worker's memory limit, the same on Kubernetes (the worker pods' limit, which dask-worker adopts) and locally
+# (LocalCluster's per-process limit); sized from the measured per-worker peaks (docs/distributed.md, Results).
 WORKER_MEMORY = "3Gi"
 # The split and the evaluation do not depend on the worker count (each shard and part is handled on its own);
 # the model may (XGBoost sketches and sums per worker), so fit_on_dask keeps `workers` in its cache key.
@@ -41,10 +41,10 @@ def dask_cluster(workers: int) -> Dask:
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     return Dask(
-        scheduler=Scheduler(requests=Resources(cpu="500m", mem="1Gi"), limits=Resources(cpu="1", mem="2Gi")),
+        scheduler=Scheduler(requests=Resources(cpu="500m", mem="512Mi"), limits=Resources(cpu="1", mem="1Gi")),
         workers=WorkerGroup(
             number_of_workers=workers,
-            requests=Resources(cpu="1", mem=WORKER_MEMORY),
+            requests=Resources(cpu="1", mem="1Gi"),
             limits=Resources(cpu="2", mem=WORKER_MEMORY),
         ),
     )
