@@ -1,7 +1,7 @@
 """The layering, checked: plain modules (flyte/*.py) never import flytekit, and the Flyte layer (flyte/workflows/)
 imports its own modules only in the directions the layout allows.
 
-- Support modules (types and defaults, cache policy, file keys, the local-cache patch) import no task module.
+- Support modules (types and defaults, cache policy, file keys, the fenced flytekit patches) import no task module.
 - example.py, home of the four tasks, imports only support modules.
 - The other workflow modules (tuning, inference, the distributed workflow, ...) take types and defaults from the
   support modules and, of example.py, only its tasks and workflows; they do not import each other.
@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT
 PACKAGE = REPO_ROOT / "flyte"
 PLAIN_MODULES = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__")
 WORKFLOW_MODULES = sorted(path.stem for path in (PACKAGE / "workflows").glob("*.py") if path.stem != "__init__")
-SUPPORT_MODULES = {"caching", "datatypes", "files", "local_cache_patch"}
+SUPPORT_MODULES = {"caching", "datatypes", "files", "flytekit_patch", "local_cache_patch", "optional_hash_patch"}
 TASK_MODULE = "example"
 SCHEDULING_MODULE = "launch_plans"
 

@@ -3,6 +3,7 @@ outputs were deleted (files, folders, offloaded values) is recomputed, and outsi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from importlib import metadata
@@ -25,8 +26,12 @@ from flytekit.models.types import LiteralType, SimpleType
 from flytekit.types.file import FlyteFile
 
 import flyte.workflows  # noqa: F401  (applies the patch, as importing any workflow module does)
-from flyte.workflows import local_cache_patch
-from flyte.workflows.local_cache_patch import outputs_still_exist, recompute_cache_hits_with_missing_outputs
+from flyte.workflows import flytekit_patch
+from flyte.workflows.local_cache_patch import (
+    LOCAL_CACHE_PATCH,
+    outputs_still_exist,
+    recompute_cache_hits_with_missing_outputs,
+)
 
 RUNS: list[str] = []
 
@@ -41,14 +46,15 @@ def write_text(text: str) -> FlyteFile:
 
 def unpatched_get():
     """flytekit's own LocalTaskCache.get, beneath the patch if it is applied."""
-    return getattr(LocalTaskCache.get, "__wrapped__", LocalTaskCache.get)
+    return LOCAL_CACHE_PATCH.original()
 
 
 def test_the_installed_flytekit_is_inside_the_fence_and_patched():
-    assert local_cache_patch.why_not_applicable(metadata.version("flytekit"), unpatched_get()) is None
-    assert LocalTaskCache.get.checks_outputs_exist
+    assert LOCAL_CACHE_PATCH.why_not_applicable(metadata.version("flytekit"), unpatched_get()) is None
+    assert LocalTaskCache.get.patched_by == "flyte.workflows.local_cache_patch"
+    patched = LocalTaskCache.get
     assert recompute_cache_hits_with_missing_outputs()  # applying it again changes nothing
-    assert not getattr(unpatched_get(), "checks_outputs_exist", False)
+    assert LocalTaskCache.get is patched and unpatched_get() is not patched
 
 
 def test_flytekit_consults_the_local_cache_as_the_patch_assumes(monkeypatch):
@@ -108,13 +114,13 @@ def test_outputs_exist_only_while_every_local_path_does(tmp_path, make_literal):
 
 
 def test_another_flytekit_release_or_signature_is_refused_with_the_reason():
-    reason = local_cache_patch.why_not_applicable("1.17.0", unpatched_get())
+    reason = LOCAL_CACHE_PATCH.why_not_applicable("1.17.0", unpatched_get())
     assert reason == "it was written for flytekit 1.16.x, this is flytekit 1.17.0"
 
     def get(task_name, cache_version, input_literal_map):
         return None
 
-    reason = local_cache_patch.why_not_applicable("1.16.31", get)
+    reason = LOCAL_CACHE_PATCH.why_not_applicable("1.16.31", get)
     assert reason == (
         "LocalTaskCache.get takes ('task_name', 'cache_version', 'input_literal_map'), not the "
         "('task_name', 'cache_version', 'input_literal_map', 'cache_ignore_input_vars') it wraps"
@@ -124,12 +130,21 @@ def test_another_flytekit_release_or_signature_is_refused_with_the_reason():
 def test_outside_its_fence_the_patch_warns_once_and_changes_nothing(monkeypatch):
     original = unpatched_get()
     monkeypatch.setattr(LocalTaskCache, "get", staticmethod(original))
-    monkeypatch.setattr(local_cache_patch, "FLYTEKIT_VERSIONS", {(0, 1)})
-    monkeypatch.setattr(local_cache_patch, "_warned", False)
+    monkeypatch.setattr(flytekit_patch, "_warned", set())
+    fenced_out = dataclasses.replace(LOCAL_CACHE_PATCH, versions=frozenset({(0, 1)}))
     with pytest.warns(RuntimeWarning, match=r"not applied: it was written for flytekit 0\.1\.x, this is flytekit"):
-        assert not recompute_cache_hits_with_missing_outputs()
+        assert not fenced_out.apply()
     assert LocalTaskCache.get is original
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not recompute_cache_hits_with_missing_outputs()
+        assert not fenced_out.apply()
     assert LocalTaskCache.get is original
+
+    def get(task_name, cache_version, input_literal_map):
+        return None
+
+    monkeypatch.setattr(LocalTaskCache, "get", staticmethod(get))
+    monkeypatch.setattr(flytekit_patch, "_warned", set())  # a new process
+    with pytest.warns(RuntimeWarning, match=r"LocalTaskCache.get takes \('task_name', 'cache_version', 'input_lit"):
+        assert not LOCAL_CACHE_PATCH.apply()
+    assert LocalTaskCache.get is get

@@ -11,7 +11,7 @@ from flytekit.types.file import FlyteFile
 
 import flyte.workflows  # noqa: F401  (applies the patch)
 from flyte.workflows.datatypes import DatasetFile
-from flyte.workflows.optional_hash_patch import hash_optional_values, why_not_applicable
+from flyte.workflows.optional_hash_patch import OPTIONAL_HASH_PATCH, hash_optional_values
 from tests.conftest import synthetic_rows, write_csv
 
 OPTIONAL_DATASET = DatasetFile | None
@@ -25,7 +25,7 @@ def literal_of(value):
 def test_flytekit_alone_drops_the_hash_method_of_an_optional(tmp_path):
     """Why the patch exists. When this fails, flytekit hashes Optional values itself: delete the patch."""
     csv = write_csv(tmp_path / "patients.csv", synthetic_rows(20))
-    unpatched = TypeEngine.calculate_hash.__wrapped__
+    unpatched = OPTIONAL_HASH_PATCH.original()
     assert unpatched(FlyteFile(str(csv)), OPTIONAL_DATASET) is None
     assert unpatched(FlyteFile(str(csv)), DatasetFile) == hashlib.sha256(csv.read_bytes()).hexdigest()
 
@@ -46,8 +46,8 @@ def test_none_keeps_no_hash():
 
 @pytest.mark.parametrize("version", ["1.15.4", "1.17.0", "2.0.0", "dev"])
 def test_the_fence_refuses_other_flytekit_releases(version):
-    assert why_not_applicable(version) is not None
+    assert OPTIONAL_HASH_PATCH.why_not_applicable(version) is not None
 
 
 def test_the_fence_admits_the_pinned_release():
-    assert why_not_applicable("1.16.31") is None
+    assert OPTIONAL_HASH_PATCH.why_not_applicable("1.16.31") is None

@@ -8,32 +8,22 @@ and the open fix flyteorg/flytekit#3469 ("recompute tasks with missing local out
 flytekit.core.base_task.PythonTask.local_execute calls LocalTaskCache.get(task_name, cache_version,
 input_literal_map, cache_ignore_input_vars) and runs the task only if it returns None.
 
-The fence: the patch applies only to the flytekit versions it was written and tested for (FLYTEKIT_VERSIONS) and
-only while LocalTaskCache.get has the signature it wraps; otherwise it warns once and changes nothing.
+The fence (flyte.workflows.flytekit_patch): the patch applies only to flytekit 1.16.x and only while
+LocalTaskCache.get has the parameters it wraps; otherwise it warns once and changes nothing.
 
 Delete this module (and its call in flyte/workflows/__init__.py) once the flytekit the project pins treats missing
-local outputs as a cache miss itself: tests/test_local_cache_patch.py fails then, naming the release.
+local outputs as a cache miss itself: tests/test_local_cache_patch.py fails then.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
-import re
-import warnings
-from importlib import metadata
 from urllib.parse import urlparse
 
 from flytekit.core.local_cache import LocalTaskCache
 from flytekit.models.literals import Literal, LiteralMap
 
-# flytekit (major, minor) releases whose LocalTaskCache this patch was written for and tested with.
-FLYTEKIT_VERSIONS = {(1, 16)}
-# The parameters of the LocalTaskCache.get it wraps, in order.
-WRAPPED_PARAMETERS = ("task_name", "cache_version", "input_literal_map", "cache_ignore_input_vars")
-
-_warned = False
+from flyte.workflows.flytekit_patch import FlytekitPatch
 
 
 def _local_paths(literal: Literal):
@@ -62,48 +52,28 @@ def outputs_still_exist(outputs: LiteralMap) -> bool:
     return all(os.path.exists(path) for literal in outputs.literals.values() for path in _local_paths(literal))
 
 
-def why_not_applicable(flytekit_version: str, lookup) -> str | None:
-    """Why the patch must not touch this flytekit (another release, or a get it does not know), or None."""
-    release = re.match(r"(\d+)\.(\d+)", flytekit_version)
-    if release is None or (int(release.group(1)), int(release.group(2))) not in FLYTEKIT_VERSIONS:
-        supported = ", ".join(f"{major}.{minor}.x" for major, minor in sorted(FLYTEKIT_VERSIONS))
-        return f"it was written for flytekit {supported}, this is flytekit {flytekit_version}"
-    try:
-        parameters = tuple(inspect.signature(lookup).parameters)
-    except (TypeError, ValueError):
-        parameters = ()
-    if parameters != WRAPPED_PARAMETERS:
-        return f"LocalTaskCache.get takes {parameters}, not the {WRAPPED_PARAMETERS} it wraps"
-    return None
+def _missing_outputs_are_a_miss(get):
+    """LocalTaskCache.get, answering None (a miss: the task runs again) for a hit whose outputs were deleted."""
+
+    def get_existing(task_name, cache_version, input_literal_map, cache_ignore_input_vars):
+        outputs = get(task_name, cache_version, input_literal_map, cache_ignore_input_vars)
+        return outputs if outputs is None or outputs_still_exist(outputs) else None
+
+    return get_existing
+
+
+LOCAL_CACHE_PATCH = FlytekitPatch(
+    name="flyte.workflows.local_cache_patch",
+    owner=LocalTaskCache,
+    method="get",
+    parameters=("task_name", "cache_version", "input_literal_map", "cache_ignore_input_vars"),
+    versions=frozenset({(1, 16)}),
+    wrap=_missing_outputs_are_a_miss,
+    unpatched="A local cache hit whose output files were deleted is returned as it is (flyteorg/flyte#6393)",
+)
 
 
 def recompute_cache_hits_with_missing_outputs() -> bool:
-    """Make the local cache treat a hit whose output files were deleted as a miss, so the task runs again.
-
-    Returns whether the patch is in place; outside the fence it warns (once per process) and changes nothing.
-    """
-    global _warned
-    lookup = LocalTaskCache.get
-    if getattr(lookup, "checks_outputs_exist", False):
-        return True
-    reason = why_not_applicable(metadata.version("flytekit"), lookup)
-    if reason is not None:
-        if not _warned:
-            _warned = True
-            warnings.warn(
-                f"flyte.workflows.local_cache_patch is not applied: {reason}. A local cache hit whose output files "
-                "were deleted is returned as it is (flyteorg/flyte#6393); check whether this flytekit fixes it, "
-                "then delete the patch or widen its fence (FLYTEKIT_VERSIONS).",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        return False
-
-    @functools.wraps(lookup)
-    def get_existing(task_name, cache_version, input_literal_map, cache_ignore_input_vars):
-        outputs = lookup(task_name, cache_version, input_literal_map, cache_ignore_input_vars)
-        return outputs if outputs is None or outputs_still_exist(outputs) else None
-
-    get_existing.checks_outputs_exist = True
-    LocalTaskCache.get = staticmethod(get_existing)
-    return True
+    """Make the local cache treat a hit whose output files were deleted as a miss, so the task runs again; returns
+    whether the patch is in place."""
+    return LOCAL_CACHE_PATCH.apply()

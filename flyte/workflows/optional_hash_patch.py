@@ -13,26 +13,20 @@ The patch: a value given to Optional[Annotated[T, HashMethod(f)]] gets the hash 
 Annotated type alone; None keeps no hash (its cache key is the None literal, and what it stands for, the bundled
 data, is part of the cache version: flyte.workflows.caching).
 
-The fence: it applies only to the flytekit versions it was written and tested for (FLYTEKIT_VERSIONS); otherwise it
-warns once and changes nothing. Delete it once flytekit hashes Optional values itself: tests/test_optional_hash_patch.py
-checks the unpatched behaviour and fails then.
+The fence (flyte.workflows.flytekit_patch): it applies only to flytekit 1.16.x and only while
+TypeEngine.calculate_hash takes the parameters it wraps; otherwise it warns once and changes nothing. Delete it once
+flytekit hashes Optional values itself: tests/test_optional_hash_patch.py checks the unpatched behaviour and fails
+then.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 import typing
-import warnings
-from importlib import metadata
 
 from flytekit.core.hash import HashMethod
 from flytekit.core.type_engine import TypeEngine, UnionTransformer, is_annotated
 
-# flytekit (major, minor) releases whose TypeEngine.calculate_hash this patch was written for and tested with.
-FLYTEKIT_VERSIONS = {(1, 16)}
-
-_warned = False
+from flyte.workflows.flytekit_patch import FlytekitPatch
 
 
 def hash_method_of_optional(python_type) -> HashMethod | None:
@@ -47,44 +41,31 @@ def hash_method_of_optional(python_type) -> HashMethod | None:
     return None
 
 
-def why_not_applicable(flytekit_version: str) -> str | None:
-    """Why the patch must not touch this flytekit, or None."""
-    release = re.match(r"(\d+)\.(\d+)", flytekit_version)
-    if release is None or (int(release.group(1)), int(release.group(2))) not in FLYTEKIT_VERSIONS:
-        supported = ", ".join(f"{major}.{minor}.x" for major, minor in sorted(FLYTEKIT_VERSIONS))
-        return f"it was written for flytekit {supported}, this is flytekit {flytekit_version}"
-    return None
+def _optionals_keep_their_hash_method(calculate_hash):
+    """TypeEngine.calculate_hash, hashing a value given to Optional[Annotated[T, HashMethod(f)]] with f."""
 
-
-def hash_optional_values() -> bool:
-    """Make TypeEngine hash a value given to an Optional of a HashMethod-annotated type with that HashMethod.
-
-    Returns whether the patch is in place; outside the fence it warns (once per process) and changes nothing.
-    """
-    global _warned
-    calculate_hash = TypeEngine.calculate_hash
-    if getattr(calculate_hash, "hashes_optional_values", False):
-        return True
-    reason = why_not_applicable(metadata.version("flytekit"))
-    if reason is not None:
-        if not _warned:
-            _warned = True
-            warnings.warn(
-                f"flyte.workflows.optional_hash_patch is not applied: {reason}. A file given to an optional input "
-                "(the training workflows' dataset) is cached by its path, not its content; check whether this "
-                "flytekit hashes Optional values, then delete the patch or widen its fence (FLYTEKIT_VERSIONS).",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        return False
-
-    @functools.wraps(calculate_hash)
     def calculate_hash_of_optionals(python_val, python_type):
         hash_method = hash_method_of_optional(python_type)
         if hash_method is not None and python_val is not None:
             return hash_method.calculate(python_val)
         return calculate_hash(python_val, python_type)
 
-    calculate_hash_of_optionals.hashes_optional_values = True
-    TypeEngine.calculate_hash = staticmethod(calculate_hash_of_optionals)
-    return True
+    return calculate_hash_of_optionals
+
+
+OPTIONAL_HASH_PATCH = FlytekitPatch(
+    name="flyte.workflows.optional_hash_patch",
+    owner=TypeEngine,
+    method="calculate_hash",
+    parameters=("python_val", "python_type"),
+    versions=frozenset({(1, 16)}),
+    wrap=_optionals_keep_their_hash_method,
+    unpatched="A file given to an optional input (the training workflows' dataset) is cached by its path, not its "
+    "content",
+)
+
+
+def hash_optional_values() -> bool:
+    """Make TypeEngine hash a value given to an Optional of a HashMethod-annotated type with that HashMethod;
+    returns whether the patch is in place."""
+    return OPTIONAL_HASH_PATCH.apply()
