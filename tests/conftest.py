@@ -3,9 +3,13 @@ the package), synthetic CSVs."""
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
 import tempfile
+import threading
 import weakref
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +95,22 @@ def write_csv(path: Path, rows: list[list], header: str | None = None) -> Path:
 @pytest.fixture
 def synthetic_csv(tmp_path: Path) -> Path:
     return write_csv(tmp_path / "patients.csv", synthetic_rows(200))
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """Serve tmp_path/www over HTTP on loopback; yields (folder, base URL)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -31,6 +31,7 @@ from flyte.workflows.datatypes import (
     read_dataframe,
 )
 from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
+from flyte.workflows.user_errors import user_errors_without_traceback
 
 
 class SplitDataset(NamedTuple):
@@ -56,9 +57,10 @@ class TrainedModel(NamedTuple):
 def split_traintest_dataset(dataset: DatasetFile | None, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV (the bundled data set if none is given) and shuffle-split it into training and test rows."""
     use_releasing_memory_pool()  # pyarrow end to end: parse, take rows, write Parquet, the data held about once
-    dataset = dataset_or_bundled(dataset)
-    path = fetch_dataset(dataset)
-    train, test = load_and_split_table(path, test_split_ratio, seed, source=source_of(dataset))
+    with user_errors_without_traceback():  # a bad file, location or setting: the message alone
+        dataset = dataset_or_bundled(dataset)
+        path = fetch_dataset(dataset)
+        train, test = load_and_split_table(path, test_split_ratio, seed, source=source_of(dataset))
     return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from urllib.parse import urlparse
 
 from flytekit.types.directory import FlyteDirectory
@@ -55,12 +56,38 @@ def fetch_dataset(dataset: FlyteFile) -> str:
     try:
         local_path = dataset.download()
     except Exception as error:  # flytekit wraps network, fsspec and auth errors alike
+        source = source_of(dataset)
         raise DatasetUnavailableError(
-            f"could not read the dataset {source_of(dataset)}: {error}\n"
-            "Without network access, pass a local copy: pyflyte run flyte/workflows/example.py "
-            "diabetes_xgboost_model --dataset path/to/pima-indians-diabetes.data.csv"
+            f"could not read the dataset {source}: {why_unreachable(source, error)}\n"
+            "Train on the data set bundled with the code by leaving out --dataset, or pass a local copy: "
+            "--dataset path/to/pima-indians-diabetes.data.csv"
         ) from error
     return local_path
+
+
+def why_unreachable(url: str, error: BaseException) -> str:
+    """What stopped a download, from the root of the error chain: flytekit reports any failure as "File not found".
+
+    A name that does not resolve and a refused connection name the host (and port); anything else gives the
+    innermost error's own message.
+    """
+    chain = [error]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and cause not in chain:
+        chain.append(cause)
+    location = urlparse(url)
+    host = location.hostname or url
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return f"the host {host} could not be found ({cause.strerror or cause}): no network, or a wrong name"
+        if isinstance(cause, ConnectionRefusedError):
+            port = location.port or {"https": 443, "http": 80}.get(location.scheme, "")
+            return f"the host {host} refused the connection on port {port}: nothing serves the file there"
+        if isinstance(cause, TimeoutError):
+            return f"the host {host} did not answer in time"
+        if isinstance(cause, FileNotFoundError):
+            return f"{host} has no file at that address"
+    root = chain[-1]
+    return f"{type(root).__name__}: {root}"
 
 
 def file_cache_key(file: FlyteFile | str | os.PathLike) -> str:

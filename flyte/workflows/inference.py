@@ -10,6 +10,7 @@ from flyte.atomic_write import atomic_output
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
 from flyte.workflows.files import source_of
+from flyte.workflows.user_errors import user_errors_without_traceback
 
 
 class BatchPredictions(NamedTuple):
@@ -23,7 +24,8 @@ def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPre
     """Validate the patients CSV, check the model fits its features, predict each patient's class and probability."""
     from flyte.inference import classify_patients_csv  # imports XGBoost, so only when the task runs
 
-    table = classify_patients_csv(model.download(), patients.download(), source_of(model), source_of(patients))
+    with user_errors_without_traceback():  # a bad model file or patients CSV: the message alone
+        table = classify_patients_csv(model.download(), patients.download(), source_of(model), source_of(patients))
     csv_path = f"{current_context().working_directory}/predictions.csv"
     with atomic_output(csv_path, "classify_patients: writing the predictions CSV") as temporary:
         table.to_csv(temporary, index=False)

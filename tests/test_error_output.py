@@ -1,0 +1,129 @@
+"""What `pyflyte run` prints when the user got something wrong: the project's message last, the whole output on one
+screen (under 40 lines of an 80-column terminal), no library traceback. Files come from a local HTTP server on
+127.0.0.1; nothing reaches a real host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, synthetic_rows, write_csv
+
+PYFLYTE = Path(sys.executable).with_name("pyflyte")
+SCREEN_LINES = 40
+
+pytestmark = pytest.mark.slow  # each test runs pyflyte in a subprocess
+
+
+def pyflyte_run(tmp_path: Path, workflow: str, *args: str, pythonpath: Path | None = None) -> tuple[int, list[str]]:
+    """pyflyte run as a user's terminal shows it (80 columns), with its own HOME; the exit status and the lines."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "80", "LANG": "C.UTF-8"}
+    if pythonpath:  # a sitecustomize folder; the project too, which it imports before pyflyte adds it
+        env["PYTHONPATH"] = f"{pythonpath}{os.pathsep}{REPO_ROOT}"
+    module, name = workflow.split(":")
+    command = [str(PYFLYTE), "run", f"flyte/workflows/{module}.py", name, *args]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return done.returncode, (done.stdout + done.stderr).rstrip().splitlines()
+
+
+def assert_reads_on_one_screen(status: int, lines: list[str], *message: str) -> str:
+    """Failed, fits on one screen, no traceback, and the last lines are the project's message; returns the text."""
+    text = "\n".join(lines)
+    assert status != 0, text
+    assert len(lines) < SCREEN_LINES, text
+    assert "Traceback" not in text and "site-packages" not in text, text
+    # The message ends the output: the error box's last text line holds the message's last words.
+    last_words = " ".join(line.strip("│╭╮╰╯─ ") for line in lines[-4:])
+    assert message[-1] in " ".join(last_words.split()), text
+    flat = " ".join(" ".join(line.strip("│ ") for line in lines).split())
+    for part in message:
+        assert part in flat, text
+    return flat
+
+
+def test_bad_data(tmp_path):
+    csv = write_csv(tmp_path / "patients.csv", [row[:3] for row in synthetic_rows(5)])
+    status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--dataset", str(csv))
+    assert_reads_on_one_screen(status, lines, f"{csv}: row 1 has 3 columns, expected 9")
+
+
+def test_bad_split_setting(tmp_path):
+    status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--test_split_ratio", "1.5")
+    assert_reads_on_one_screen(status, lines, "test_split_ratio must be strictly between 0 and 1, got 1.5")
+
+
+def test_bad_hyperparameters(tmp_path):
+    """Refused while pyflyte reads the option, before any task: the traceback is the project's own frames, short."""
+    status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--hyperparameters", '{"max_depth": 300}')
+    text = "\n".join(lines)
+    assert status != 0 and len(lines) < SCREEN_LINES and "site-packages" not in text, text
+    assert lines[-1].endswith("max_depth must be between 1 and 32, got 300"), text
+
+
+def test_unresolvable_host(tmp_path):
+    url = "https://no-such-host.invalid/pima.csv"  # .invalid never resolves (RFC 2606)
+    status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--dataset", url)
+    assert_reads_on_one_screen(
+        status, lines, f"could not read the dataset {url}", "the host no-such-host.invalid could not be found",
+        "leaving out --dataset, or pass a local copy: --dataset path/to/pima-indians-diabetes.data.csv",
+    )  # fmt: skip
+
+
+def test_closed_port(tmp_path):
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}/pima.csv"
+    status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--dataset", url)
+    assert_reads_on_one_screen(
+        status, lines, f"the host 127.0.0.1 refused the connection on port {port}",
+        "--dataset path/to/pima-indians-diabetes.data.csv",
+    )  # fmt: skip
+
+
+def test_tampered_canonical_download(tmp_path, http_folder):
+    """The canonical URL re-pointed (in the subprocess only) at a local copy with one value changed."""
+    folder, url = http_folder
+    (folder / "pima.csv").write_text(REAL_DATASET.read_text().replace("6,148,72", "6,149,72", 1))
+    startup = tmp_path / "startup"
+    startup.mkdir()
+    repoint = f"import flyte.dataset\nflyte.dataset.CANONICAL_DATASET_URL = '{url}/pima.csv'\n"
+    (startup / "sitecustomize.py").write_text(repoint)
+    status, lines = pyflyte_run(
+        tmp_path, "example:diabetes_xgboost_model", "--dataset", f"{url}/pima.csv", pythonpath=startup
+    )
+    assert_reads_on_one_screen(
+        status, lines, "downloaded file has sha256", "expected 6bfe5d0f",
+        "Pass a verified local copy with --dataset PATH.",
+    )  # fmt: skip
+
+
+def test_bad_model_file(tmp_path):
+    model = tmp_path / "model.joblib.dat"
+    model.write_bytes(b"not a model")
+    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(3)])
+    status, lines = pyflyte_run(
+        tmp_path, "inference:diabetes_xgboost_batch_inference", "--model", str(model), "--patients", str(patients)
+    )
+    assert_reads_on_one_screen(status, lines, f"{model}: cannot be read as a joblib model file")
+
+
+def test_a_bug_keeps_its_traceback(tmp_path):
+    """Only the user's errors lose the traceback: a failure of the code itself (here a division by zero in a copy of
+    the split task) still shows where it happened."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
+    example = project / "flyte" / "workflows" / "example.py"
+    example.write_text(example.read_text().replace("    use_releasing_memory_pool()", "    1 / 0", 1))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "80", "LANG": "C.UTF-8"}
+    command = [str(PYFLYTE), "run", "flyte/workflows/example.py", "diabetes_xgboost_model"]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "Traceback" in done.stdout + done.stderr and "ZeroDivisionError" in done.stdout + done.stderr
