@@ -15,7 +15,13 @@ round so that background load hits every variant alike:
 - workflow cached:  the same command again with the same cache (every task a cache hit);
 - tutorial:         `pyflyte run benchmarks/tutorial.py diabetes_xgboost_model`, the original tutorial's approach;
 - tasks:            each task of the workflow once more, alone in a fresh process (as in its own pod), for its peak
-                    memory against its declared limit.
+                    memory against its declared limit;
+- distributed, N workers: `pyflyte run flyte/workflows/distributed.py diabetes_xgboost_model_distributed --dataset
+                    SHARDS --workers N` for each N of --workers (default 1,2), on the same rows cut into CSV shards
+                    (benchmarks/synthetic.py), with an empty cache; its own table: wall time against the workflow's
+                    cold run, the peak of its largest Dask worker process and of its driver (benchmarks/
+                    process_memory.py) against the fit task's peak, and from the 1- and 2-worker peaks, the worker
+                    memory per million rows and a projection of workers for 100M and 1B rows.
 
 Then, once, with the smallest size's CSV: each task's start-up in the image, as a pod runs it (benchmarks/startup.py:
 the seconds from the process's start to the task body, `docker run` of its serialized command), for the work tree's
@@ -53,13 +59,22 @@ sys.path.insert(0, str(BENCHMARKS))
 sys.path.insert(0, str(REPO))  # the start-up section runs tasks as pods with tests/pods.py
 
 import startup  # noqa: E402
-from synthetic import row_count, synthetic_csv  # noqa: E402
+from process_memory import ProcessPeaks  # noqa: E402
+from synthetic import row_count, synthetic_csv, synthetic_shards  # noqa: E402
 
 PYTHON = sys.executable
 PYFLYTE = str(Path(sys.executable).with_name("pyflyte"))
 ACCURACY = re.compile(r"accuracy=([0-9.]+)")
 MPLCONFIGDIR = ""  # set in main(): one matplotlib config/font-cache folder for every run
 VARIANTS = ("plain", "plain, same work", "workflow cold", "workflow cached", "tutorial")
+SHARD_ROWS = 1_250_000  # rows per CSV shard of the distributed runs' data (at least 2 shards)
+# A worker's peak is planned at no more than this share of its memory limit: Dask pauses a worker whose process
+# memory reaches 80% of its limit (distributed.worker.memory.pause), so the peak must stay below that.
+WORKER_PEAK_SHARE = 0.75
+
+
+def distributed_variant(workers: int) -> str:
+    return f"distributed, {workers} worker{'s' if workers > 1 else ''}"
 
 
 @dataclass
@@ -68,6 +83,8 @@ class Measure:
     peak_mib: list[float] = field(default_factory=list)
     accuracy: set[str] = field(default_factory=set)
     load: list[float] = field(default_factory=list)
+    worker_peak_mib: list[float] = field(default_factory=list)  # distributed runs: the largest Dask worker's peak
+    driver_peak_mib: list[float] = field(default_factory=list)  # distributed runs: the pyflyte process's own peak
 
     @property
     def wall(self) -> float:
@@ -81,9 +98,22 @@ class Measure:
     def peak(self) -> float:
         return statistics.median(self.peak_mib)
 
+    @property
+    def worker_peak(self) -> float:
+        return statistics.median(self.worker_peak_mib)
 
-def run(command: list[str], home: Path, tmp: Path, log: Path) -> tuple[float, float, str]:
-    """Run `command` from the repo root; return its wall seconds, peak RSS in MiB and stdout."""
+    @property
+    def driver_peak(self) -> float:
+        return statistics.median(self.driver_peak_mib)
+
+
+def run(
+    command: list[str], home: Path, tmp: Path, log: Path, peaks: ProcessPeaks | None = None
+) -> tuple[float, float, str]:
+    """Run `command` from the repo root; return its wall seconds, peak RSS in MiB and stdout.
+
+    With `peaks`, also record the peak of every process of its tree (for the Dask worker processes).
+    """
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "MPLCONFIGDIR": MPLCONFIGDIR}
     env.pop("PYTHONSTARTUP", None)
     for folder in (home, tmp):
@@ -91,8 +121,12 @@ def run(command: list[str], home: Path, tmp: Path, log: Path) -> tuple[float, fl
     with open(log, "w+") as output:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+        if peaks is not None:
+            peaks.watch(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        if peaks is not None:
+            peaks.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
         text = output.read()
@@ -108,8 +142,17 @@ def accuracy_of(text: str, command: list[str]) -> str:
     return found[0]
 
 
-def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[dict[str, Measure], list[dict]]:
-    measures = {variant: Measure() for variant in VARIANTS}
+def benchmark_size(
+    rows: int, csv: Path, repeats: int, scratch: Path, shards: Path | None, workers: list[int]
+) -> tuple[dict[str, Measure], list[dict]]:
+    distributed = [
+        (distributed_variant(count), [
+            PYFLYTE, "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
+            "--dataset", str(shards), "--workers", str(count),
+        ], f"distributed-{count}")
+        for count in (workers if shards else [])
+    ]  # fmt: skip
+    measures = {variant: Measure() for variant in [*VARIANTS, *(variant for variant, _, _ in distributed)]}
     workflow = [PYFLYTE, "run", "flyte/workflows/example.py", "diabetes_xgboost_model", "--dataset", str(csv)]
     tutorial = [PYFLYTE, "run", "benchmarks/tutorial.py", "diabetes_xgboost_model", "--dataset", str(csv)]
     plain = [PYTHON, "benchmarks/plain.py", str(csv)]
@@ -122,9 +165,13 @@ def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[d
             ("workflow cold", workflow, "workflow"),
             ("workflow cached", workflow, "workflow"),  # same HOME and TMPDIR: the cold run's cache and outputs
             ("tutorial", tutorial, "tutorial"),
+            *distributed,
         ]
         for variant, command, place in plan:
-            seconds, peak, text = run(command, folder / place / "home", folder / place / "tmp", folder / "log.txt")
+            peaks = ProcessPeaks() if variant.startswith("distributed") else None
+            seconds, peak, text = run(
+                command, folder / place / "home", folder / place / "tmp", folder / "log.txt", peaks=peaks
+            )
             slower = variant == "workflow cached" and seconds > measures["workflow cold"].seconds[-1]
             if slower and "cache" not in text.lower():
                 print(f"warning: the cached rerun took longer than the cold run ({seconds:.1f}s)", file=sys.stderr)
@@ -132,8 +179,15 @@ def benchmark_size(rows: int, csv: Path, repeats: int, scratch: Path) -> tuple[d
             measures[variant].load.append(os.getloadavg()[0])
             measures[variant].peak_mib.append(peak)
             measures[variant].accuracy.add(accuracy_of(text, command))
-            print(f"  {rows:>10,} rows  round {round_ + 1}/{repeats}  {variant:<16} {seconds:7.2f} s  {peak:7.0f} MiB",
-                  file=sys.stderr, flush=True)
+            workers_text = ""
+            if peaks is not None:
+                if not peaks.worker_mib:
+                    raise SystemExit(f"no Dask worker process seen in: {' '.join(command)}")
+                measures[variant].worker_peak_mib.append(peaks.worker_mib[0])
+                measures[variant].driver_peak_mib.append(peaks.root_mib)
+                workers_text = f"  workers {', '.join(f'{mib:.0f}' for mib in peaks.worker_mib)} MiB"
+            print(f"  {rows:>10,} rows  round {round_ + 1}/{repeats}  {variant:<16} {seconds:7.2f} s  {peak:7.0f} MiB"
+                  f"{workers_text}", file=sys.stderr, flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{rows}-tasks-", dir=scratch))
     tasks = []
@@ -220,6 +274,83 @@ def table(
     return "\n".join(lines), targets
 
 
+def distributed_table(
+    rows: int, measures: dict[str, Measure], tasks: list[dict], workers: list[int]
+) -> tuple[str, list[tuple[str, bool]]]:
+    """The distributed runs next to the single-node workflow's cold run and its fit task, with issue #8's targets."""
+    cold = measures["workflow cold"]
+    fit = next(task for task in tasks if task["task"] == "fit")
+    single_accuracy = float(min(cold.accuracy))
+    lines = [
+        f"#### {rows:,} rows, distributed (same rows in CSV shards; medians)",
+        "",
+        "| variant | wall time | / workflow cold | largest worker's peak | / fit task's peak | driver's peak "
+        "| accuracy | vs single node |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+        f"| workflow cold (single node) | {cold.wall:.2f} s | 1.00x | | | {cold.peak:.0f} MiB | "
+        f"{single_accuracy:.4f} | |",
+        f"| fit task alone (single node) | {fit['seconds']:.2f} s | | {fit['peak_mib']:.0f} MiB | 1.00x | | | |",
+    ]
+    for count in workers:
+        measure = measures[distributed_variant(count)]
+        accuracies = sorted(float(accuracy) for accuracy in measure.accuracy)
+        gap = ", ".join(f"{100 * (accuracy - single_accuracy):+.2f} pt" for accuracy in accuracies)
+        lines.append(
+            f"| {distributed_variant(count)} | {measure.wall:.2f} s | {measure.wall / cold.wall:.2f}x | "
+            f"{measure.worker_peak:.0f} MiB | {measure.worker_peak / fit['peak_mib']:.2f}x | "
+            f"{measure.driver_peak:.0f} MiB | {', '.join(f'{a:.4f}' for a in accuracies)} | {gap} |"
+        )
+    targets: list[tuple[str, bool]] = []
+    two = measures.get(distributed_variant(2))
+    if rows >= 10_000_000 and two is not None:
+        targets.append((
+            f"2 workers: each worker's peak <= 0.6x the fit task's peak ({two.worker_peak:.0f} vs "
+            f"{fit['peak_mib']:.0f} MiB, {two.worker_peak / fit['peak_mib']:.2f}x)",
+            two.worker_peak <= 0.6 * fit["peak_mib"],
+        ))
+        targets.append((
+            f"2 workers: wall time <= 1.5x the single-node workflow ({two.wall:.1f} vs {cold.wall:.1f} s, "
+            f"{two.wall / cold.wall:.2f}x)",
+            two.wall <= 1.5 * cold.wall,
+        ))
+    if targets:
+        lines += [""] + [f"- {'met' if ok else '**not met**'}: {text}" for text, ok in targets]
+    one = measures.get(distributed_variant(1))
+    if rows >= 1_000_000 and one is not None and two is not None:
+        lines += ["", *projection(rows, one.worker_peak, two.worker_peak, max(one.driver_peak, two.driver_peak))]
+    return "\n".join(lines), targets
+
+
+def projection(rows: int, one_worker_mib: float, two_workers_mib: float, driver_mib: float) -> list[str]:
+    """Workers for 100M and 1B rows, from a line through the largest worker's peak at rows and rows/2 per worker."""
+    per_million = (one_worker_mib - two_workers_mib) / (rows / 2 / 1e6)
+    fixed = two_workers_mib - per_million * rows / 2 / 1e6
+    lines = [
+        f"Worker memory, fitted through the two runs above (the largest worker holds {rows / 1e6:g}M rows with 1 "
+        f"worker, {rows / 2e6:g}M with 2): {per_million:.0f} MiB per million rows on top of {fixed:.0f} MiB. "
+        f"Workers planned with their peak at {WORKER_PEAK_SHARE:.0%} of the memory limit:",
+        "",
+    ]
+    if per_million <= 0:
+        return lines[:1] + ["", "(no growth with the rows per worker measured: no projection)"]
+    lines += ["| rows | worker memory limit | rows per worker | workers |", "|---:|---:|---:|---:|"]
+    for total in (100_000_000, 1_000_000_000):
+        for limit_gib in (4, 8, 16, 32):
+            usable = limit_gib * 1024 * WORKER_PEAK_SHARE - fixed
+            if usable <= 0:
+                continue
+            per_worker = usable / per_million * 1e6
+            label = f"{total // 10**9}B" if total >= 10**9 else f"{total // 10**6}M"
+            lines.append(f"| {label} | {limit_gib} GiB | {per_worker / 1e6:.1f}M | "
+                         f"{-(-total // int(per_worker))} |")
+    lines += ["", f"The driver (the job runner pod on a cluster) peaked at {driver_mib:.0f} MiB in these runs."]
+    return lines
+
+
+def shard_count(rows: int) -> int:
+    return max(2, -(-rows // SHARD_ROWS))
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -251,6 +382,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024, help="seed of the synthetic data")
     parser.add_argument("--output", type=Path, help="also write the Markdown report to this file")
     parser.add_argument("--check-targets", action="store_true", help="exit 1 if a target is not met")
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts of the distributed workflow's runs, e.g. 1,2; empty: no distributed runs")
     parser.add_argument("--startup-baseline", metavar="COMMIT",
                         help="also measure the start-up of this commit's image, as 'before' (e.g. main)")
     parser.add_argument("--startup-repeats", type=int, help="rounds of the start-up section (default: --repeats)")
@@ -260,6 +393,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sizes = parse_sizes(args.sizes)
+    workers = [int(count) for count in args.workers.split(",") if count.strip()]
     global MPLCONFIGDIR
     MPLCONFIGDIR = str(args.workdir / "matplotlib")
     subprocess.run([PYTHON, "-c", "import matplotlib.font_manager"], check=True,
@@ -274,9 +408,15 @@ def main() -> None:
     all_targets, accuracies_differ = [], []
     for rows in sizes:
         csv = synthetic_csv(rows, args.workdir / "data", seed=args.seed)
-        measures, tasks = benchmark_size(rows, csv, args.repeats, scratch)
+        shards = synthetic_shards(rows, shard_count(rows), args.workdir / "data", seed=args.seed) if workers else None
+        measures, tasks = benchmark_size(rows, csv, args.repeats, scratch, shards, workers)
         text, targets = table(rows, measures, tasks, args.repeats)
-        accuracies = set().union(*(measure.accuracy for measure in measures.values()))
+        if workers:
+            distributed_text, distributed_targets = distributed_table(rows, measures, tasks, workers)
+            text, targets = f"{text}\n\n{distributed_text}", targets + distributed_targets
+        # The single-node variants share the split, so their accuracies must agree; the distributed workflow
+        # splits by another rule (reported next to them instead).
+        accuracies = set().union(*(measures[variant].accuracy for variant in VARIANTS))
         if len(accuracies) != 1:
             accuracies_differ.append(f"{rows} rows: {sorted(accuracies)}")
         all_targets += targets
