@@ -26,12 +26,15 @@ RUN python3 -m venv /opt/venv \
 # Stage 2: the runtime image: the venv and the code, no build tools, caches or tests, non-root.
 # Ordered so that a new version (code or tag) rebuilds only the last layer, never the venv's.
 FROM ${BASE_IMAGE}
+# PYTHONPATH: the code lives in /app, the working directory, where pyflyte-execute finds `flyte.workflows.example`
+# by itself; the Dask scheduler and worker pods run `dask-scheduler` and `dask-worker`, which import the functions
+# a task sends them (flyte.distributed, flyte.shards) and only find /app through PYTHONPATH.
+# The user owns /app because `pyflyte run --remote` unpacks newer code there (fast registration).
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# The code lives in the working directory, where pyflyte-execute resolves `flyte.workflows.example`;
-# the user owns it because `pyflyte run --remote` unpacks newer code there (fast registration).
 RUN useradd --create-home --uid 1000 --user-group flyte \
     && install --directory --owner=flyte --group=flyte /app
 WORKDIR /app

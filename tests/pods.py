@@ -1,9 +1,10 @@
 """Run a packaged workflow node by node, each task alone as Flyte's propeller runs it in a pod: the task's serialized
 command (`pyflyte-execute ... --resolver ... -- task-module M task-name T`; `pyflyte-map-execute` and an array index
 for each element of a map task), its inputs written as a literal map file, its outputs read back and bound to the
-nodes that take them; a sub-workflow node runs its sub-workflow. Where a command runs is the caller's `launch`:
-`docker_launch` (the image, as the container test and the start-up benchmark run it) or a local process (the
-import tests).
+nodes that take them; a sub-workflow node runs its sub-workflow; a dynamic workflow's pod writes the nodes it compiled
+(futures.pb, a DynamicJobSpec with their task templates), which then run in turn. Where a command runs is the
+caller's `launch`: `docker_launch` (the image, as the container test and the start-up benchmark run it) or a local
+process (the import tests).
 
 The probe in tests/pod_probe (its folder on PYTHONPATH, POD_PROBE_REPORT set) reports what a run loaded and the
 seconds from its start to the task body.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flyteidl.core.dynamic_job_pb2 import DynamicJobSpec
 from flyteidl.core.literals_pb2 import Binding, Literal, LiteralCollection, LiteralMap
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
 
@@ -62,6 +64,12 @@ class Pod:
         }
         return [templates.get(arg, arg) for arg in [*self.container.command, *self.container.args]]
 
+    @property
+    def dynamic_job(self) -> DynamicJobSpec | None:
+        """The nodes a dynamic workflow's run compiled (its futures.pb), or None for any other task."""
+        futures = self.folder / "outputs" / "futures.pb"
+        return DynamicJobSpec.FromString(futures.read_bytes()) if futures.is_file() else None
+
     def outputs(self) -> dict[str, Literal]:
         """The literals the run wrote to outputs/outputs.pb, by output name."""
         outputs = self.folder / "outputs" / "outputs.pb"
@@ -94,7 +102,7 @@ def run_workflow(
     skip = set(skip)
     pods: list[Pod] = []
 
-    def run(workflow, inputs: dict[str, Literal], prefix: str) -> dict[str, Literal]:
+    def run(workflow, inputs: dict[str, Literal], prefix: str, templates=None) -> dict[str, Literal]:
         outputs_by_node: dict[str, dict[str, Literal]] = {GLOBAL_INPUT_NODE_ID: inputs}
 
         def bindings(node) -> list[Binding]:
@@ -118,7 +126,8 @@ def run_workflow(
                     outputs_by_node[node.id] = run(sub_workflow, node_inputs, prefix=f"{node_id}-")
                     continue
                 task_node = node.array_node.node.task_node if kind == "array_node" else node.task_node
-                template = registered.tasks[task_node.reference_id.name].template
+                name = task_node.reference_id.name
+                template = templates[name] if templates and name in templates else registered.tasks[name].template
                 if _short_name(template.id.name) in skip:
                     continue
                 if kind == "array_node":
@@ -130,6 +139,12 @@ def run_workflow(
                 else:
                     assert kind == "task_node", node
                     run_pods = [_run_pod(_short_name(template.id.name), template, node_inputs, work / node_id, launch)]
+                    dynamic_job = run_pods[0].dynamic_job
+                    if dynamic_job is not None:  # propeller runs the nodes the dynamic workflow compiled
+                        pods.extend(run_pods)
+                        compiled = {task.id.name: task for task in dynamic_job.tasks}
+                        outputs_by_node[node.id] = run(dynamic_job, {}, f"{node_id}-", compiled)
+                        continue
                     outputs = run_pods[0].outputs()
                 pods.extend(run_pods)
                 outputs_by_node[node.id] = outputs
@@ -196,9 +211,13 @@ def docker_cpus(kubernetes_cpu: str) -> str:
     return str(int(kubernetes_cpu[:-1]) / 1000) if kubernetes_cpu.endswith("m") else kubernetes_cpu
 
 
-def docker_launch(work: Path, mount: Path, probe: bool = False, timeout: float = 900) -> Launch:
+def docker_launch(
+    work: Path, mount: Path, probe: bool = False, timeout: float = 900, options: Iterable[str] = ()
+) -> Launch:
     """Run each pod as `docker run IMAGE <its command>`, CPU and memory capped at its task's limits, with `work`
-    (holding the pods' folders) mounted at `mount`; with `probe`, the probe mounted and on PYTHONPATH."""
+    (holding the pods' folders) mounted at `mount`; with `probe`, the probe mounted and on PYTHONPATH; `options`
+    are further `docker run` options (a network, for instance)."""
+    options = list(options)
 
     def launch(pod: Pod) -> None:
         inside = mount / pod.folder.relative_to(work)
@@ -210,13 +229,15 @@ def docker_launch(work: Path, mount: Path, probe: bool = False, timeout: float =
             volumes.append(f"--volume={PROBE}:{PROBE_MOUNT}:ro")
             variables.update(PYTHONPATH=PROBE_MOUNT, POD_PROBE_REPORT=f"{inside}/probe.json")
         command = [
-            "docker", "run", "--rm", *volumes, *(f"--env={key}={value}" for key, value in variables.items()),
+            "docker", "run", "--rm", *options, *volumes, *(f"--env={key}={value}" for key, value in variables.items()),
             f"--cpus={docker_cpus(limits[resources.CPU])}", f"--memory={docker_quantity(limits[resources.MEMORY])}",
             pod.container.image, *pod.command(inside),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        outputs = pod.folder / "outputs" / "outputs.pb"
+        written = [pod.folder / "outputs" / name for name in ("outputs.pb", "futures.pb")]
         logs = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-        assert done.returncode == 0 and outputs.is_file(), f"{pod.name} failed in {pod.container.image}:\n{logs}"
+        assert done.returncode == 0 and any(path.is_file() for path in written), (
+            f"{pod.name} failed in {pod.container.image}:\n{logs}"
+        )
 
     return launch

@@ -5,21 +5,36 @@ a `dask` task into a DaskJob; the Dask operator (dask/dask-kubernetes, operator/
 starts the scheduler pod with the arguments `dask-scheduler`, each worker pod with `dask-worker --name
 $(DASK_WORKER_NAME) [--nthreads <CPU limit, rounded up>] [--memory-limit <memory limit>]`, and the job runner pod
 with the task's own command; workers and job runner find the scheduler through DASK_SCHEDULER_ADDRESS. Here each
-pod is a container on one Docker network, with the same arguments, environment and CPU and memory limits.
+pod is a container on one Docker network, with the same arguments, environment and CPU and memory limits, and the
+distributed workflow runs node by node (tests/pods.py) with each Dask task on such a cluster of its own.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import subprocess
+import sys
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
+from flyteidl.core.literals_pb2 import Literal, Primitive, Scalar
+from flytekit.types.directory import FlyteDirectory
 
+from flyte.workflows.distributed import DatasetLocation
+from tests import pods
+from tests.conftest import REPO_ROOT
 from tests.pods import docker_quantity
-from tests.test_container import docker, image  # noqa: F401  (the module-scoped image fixture)
+from tests.registration import DISTRIBUTED_WORKFLOW, PYFLYTE, dask_job, package, read_package
+from tests.test_container import MOUNT, docker, image, literal_of, on_host  # noqa: F401  (image: a fixture)
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+from synthetic import write_shards  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -36,6 +51,12 @@ class PodResources:
     def docker_options(self) -> list[str]:
         options = [f"--cpus={cpu_count(self.cpu)}"] if self.cpu else []
         return options + ([f"--memory={docker_quantity(self.memory)}"] if self.memory else [])
+
+
+def pod_limits(resources) -> PodResources:
+    """A flyteidl Resources message's limits."""
+    limits = {entry.name: entry.value for entry in resources.limits}
+    return PodResources(limits.get(resources.CPU), limits.get(resources.MEMORY))
 
 
 def cpu_count(quantity: str) -> float:
@@ -67,18 +88,30 @@ class DaskCluster:
 
 
 @contextmanager
-def dask_cluster(image_tag: str, workers: int, scheduler: PodResources, worker: PodResources, *volumes: str):
-    """Start the scheduler and worker containers of a DaskJob; remove them and their network afterwards."""
-    prefix = f"dask-{uuid.uuid4().hex[:8]}"
-    network, containers = prefix, []
-    created = docker("network", "create", network)
+def docker_network() -> str:
+    name = f"dask-{uuid.uuid4().hex[:8]}"
+    created = docker("network", "create", name)
     assert created.returncode == 0, created.stderr
+    try:
+        yield name
+    finally:
+        docker("network", "rm", name)
+
+
+@contextmanager
+def dask_cluster(
+    image_tag: str, network: str, workers: int, scheduler: PodResources, worker: PodResources,
+    volumes: tuple[str, ...] = (), environment: dict[str, str] | None = None,
+):  # fmt: skip
+    """Start the scheduler and worker containers of a DaskJob on `network`; remove them afterwards."""
+    prefix, containers = f"{network}-{uuid.uuid4().hex[:4]}", []
+    variables = [f"--env={key}={value}" for key, value in (environment or {}).items()]
     try:
         scheduler_name = f"{prefix}-scheduler"
         address = f"tcp://{scheduler_name}:{SCHEDULER_PORT}"
         started = docker(
             "run", "--detach", f"--name={scheduler_name}", f"--network={network}", *scheduler.docker_options(),
-            image_tag, "dask-scheduler",
+            *variables, image_tag, "dask-scheduler",
         )  # fmt: skip
         containers.append(scheduler_name)
         assert started.returncode == 0, started.stderr
@@ -86,7 +119,7 @@ def dask_cluster(image_tag: str, workers: int, scheduler: PodResources, worker: 
         for name in names:
             started = docker(
                 "run", "--detach", f"--name={name}", f"--network={network}", *worker.docker_options(),
-                f"--env=DASK_WORKER_NAME={name}", f"--env=DASK_SCHEDULER_ADDRESS={address}",
+                *variables, f"--env=DASK_WORKER_NAME={name}", f"--env=DASK_SCHEDULER_ADDRESS={address}",
                 *(f"--volume={volume}" for volume in volumes), image_tag, *worker_args(name, worker),
             )  # fmt: skip
             containers.append(name)
@@ -95,7 +128,6 @@ def dask_cluster(image_tag: str, workers: int, scheduler: PodResources, worker: 
     finally:
         logs = {name: docker("logs", "--tail", "30", name).stderr for name in containers}
         docker("rm", "--force", *containers)
-        docker("network", "rm", network)
         if any("Traceback" in text for text in logs.values()):
             print(json.dumps(logs, indent=1))
 
@@ -113,10 +145,73 @@ print(json.dumps({"workers": {w["name"]: [w["nthreads"], w["memory_limit"]] for 
 
 def test_the_scheduler_and_worker_pods_of_flytes_dask_plugin_start_in_the_image(image):  # noqa: F811
     limits = PodResources(cpu="1500m", memory="1Gi")
-    with dask_cluster(image, 2, PodResources(cpu="1", memory="1Gi"), limits) as cluster:
+    with docker_network() as network, dask_cluster(image, network, 2, PodResources("1", "1Gi"), limits) as cluster:
         done = docker("run", "--rm", *cluster.environment(), image, "python", "-c", CLIENT_SCRIPT, "2", timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     # 1500m rounds up to 2 threads, as Kubernetes' Quantity.Value() does; 1Gi is 2**30 bytes.
     assert report["workers"] == {name: [2, 2**30] for name in cluster.worker_names}
     assert report["sum"] == 5050
+
+
+def dask_launch(image_launch: pods.Launch, network: str, work: Path, clusters: list) -> pods.Launch:
+    """Run a `dask` task as its DaskJob: a cluster of the workers, scheduler and resources its template asks for
+    (the task container's own resources where the DaskJob names none, as dask.go does), then the job runner with
+    DASK_SCHEDULER_ADDRESS; any other task as a plain pod. `clusters` collects each Dask task's worker count."""
+
+    def launch(pod: pods.Pod) -> None:
+        if pod.template.type != "dask":
+            image_launch(pod)
+            return
+        job, own = dask_job(pod.template), pod_limits(pod.container.resources)
+        scheduler = pod_limits(job.scheduler.resources) if job.scheduler.resources.limits else own
+        worker = pod_limits(job.workers.resources) if job.workers.resources.limits else own
+        environment = {pair.key: pair.value for pair in pod.container.env}
+        clusters.append((pod.task, job.workers.number_of_workers))
+        with dask_cluster(
+            pod.container.image, network, job.workers.number_of_workers, scheduler, worker,
+            volumes=(f"{work}:{MOUNT}",), environment=environment,
+        ) as cluster:  # fmt: skip
+            scheduler_address = {"DASK_SCHEDULER_ADDRESS": cluster.scheduler_address}
+            image_launch(replace(pod, environment={**pod.environment, **scheduler_address}))
+
+    return launch
+
+
+def test_the_distributed_workflow_runs_in_the_image_with_each_dask_task_on_its_own_cluster(image, tmp_path):  # noqa: F811
+    """diabetes_xgboost_model_distributed from its package, each pod a container, with 1 worker (the registered
+    Dask tasks ask for 2: the run's `workers` input must reach the clusters), against a local run."""
+    registered = read_package(package(image, tmp_path))
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o777)  # the image's user is not root
+    write_shards(3_000, 3, work / "shards", seed=8)
+    defaults = registered.launch_plans[DISTRIBUTED_WORKFLOW].spec.default_inputs.parameters
+    inputs = {name: parameter.default for name, parameter in defaults.items()}
+    shards = FlyteDirectory(str(MOUNT / "shards"), remote_directory=False)  # a path as the containers see it
+    inputs["dataset"] = literal_of(shards, DatasetLocation | None)
+    inputs["workers"] = Literal(scalar=Scalar(primitive=Primitive(integer=1)))
+    clusters: list[tuple[str, int]] = []
+    with docker_network() as network:
+        image_launch = pods.docker_launch(work, MOUNT, options=[f"--network={network}"])
+        launch = dask_launch(image_launch, network, work, clusters)
+        run = pods.run_workflow(registered, DISTRIBUTED_WORKFLOW, inputs, work, launch)
+    assert [task for task, _ in clusters] == ["split_shards_on_dask", "fit_on_dask", "evaluate_on_dask"]
+    assert {workers for _, workers in clusters} == {1}
+    assert on_host(work, run.outputs["model"]).is_file()
+
+    assert run.outputs["accuracy"].scalar.primitive.float_value == local_accuracy(work / "shards", 1, tmp_path)
+
+
+def local_accuracy(shards: Path, workers: int, tmp_path: Path) -> float:
+    """The accuracy of `pyflyte run` of the distributed workflow on this machine (a local Dask cluster)."""
+    home = tmp_path / "local-home"
+    home.mkdir()
+    command = [
+        str(PYFLYTE), "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
+        "--dataset", str(shards), "--workers", str(workers),
+    ]  # fmt: skip
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return float(re.search(r"accuracy=([0-9.]+)", done.stdout + done.stderr).group(1))
