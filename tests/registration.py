@@ -12,6 +12,8 @@ from flyteidl.admin.launch_plan_pb2 import LaunchPlan
 from flyteidl.admin.task_pb2 import TaskSpec
 from flyteidl.admin.workflow_pb2 import WorkflowSpec
 from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar, Union
+from flyteidl.plugins.dask_pb2 import DaskJob
+from google.protobuf.json_format import MessageToDict, ParseDict
 
 from tests.conftest import REPO_ROOT
 
@@ -19,6 +21,8 @@ PYFLYTE = Path(sys.executable).with_name("pyflyte")
 WORKFLOW_MODULE = "flyte.workflows.example"
 WORKFLOW = f"{WORKFLOW_MODULE}.diabetes_xgboost_model"
 TASKS = tuple(f"{WORKFLOW_MODULE}.{name}" for name in ("split_traintest_dataset", "fit", "predict", "score"))
+DISTRIBUTED_MODULE = "flyte.workflows.distributed"
+DISTRIBUTED_WORKFLOW = f"{DISTRIBUTED_MODULE}.diabetes_xgboost_model_distributed"
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,9 @@ def file_input(variable, uri: str) -> Literal:
     (file_type,) = [variant for variant in variable.type.union_type.variants if variant.HasField("blob")]
     blob = Literal(scalar=Scalar(blob=Blob(uri=uri, metadata=BlobMetadata(type=file_type.blob))))
     return Literal(scalar=Scalar(union=Union(value=blob, type=file_type)))
+
+
+def dask_job(template) -> DaskJob:
+    """The cluster a `dask` task template asks for: its custom field parsed back into the plugin's DaskJob message,
+    as Flyte's Dask backend plugin reads it (utils.UnmarshalStructToPb in flyteplugins' dask.go)."""
+    return ParseDict(MessageToDict(template.custom), DaskJob())

@@ -6,14 +6,28 @@ import re
 import shutil
 
 import pytest
+from flyteidl.core.literals_pb2 import Literal, LiteralCollection
 from flyteidl.core.types_pb2 import SimpleType
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
 from flytekit.core.resources import Resources
+from flytekitplugins.dask.task import DaskTask
 
+import flyte.workflows.distributed as distributed
 import flyte.workflows.example as example
 from flyte.schema import COLUMN_TYPES, LABEL
 from tests.conftest import REPO_ROOT
-from tests.registration import TASKS, WORKFLOW, Package, package, pyflyte, read_package
+from tests.registration import (
+    DISTRIBUTED_MODULE,
+    DISTRIBUTED_WORKFLOW,
+    TASKS,
+    WORKFLOW,
+    Package,
+    dask_job,
+    file_input,
+    package,
+    pyflyte,
+    read_package,
+)
 from tests.test_caching import expected_cache_version
 from tests.test_docs import documented_text
 
@@ -246,3 +260,114 @@ def test_dry_run_registration_with_the_sandbox_config_succeeds(registered):
     assert "Registering against localhost:30080" in output
     entities = set(re.findall(r"\[✔\] (?:Task|Workflow|Launch Plan): (\S+) \(Dry run Mode\)", output))
     assert {*TASKS, WORKFLOW, NIGHTLY} <= entities
+
+
+# The distributed workflow: Dask tasks, each registered with the cluster Flyte's Dask plugin starts for it.
+DASK_TASKS = sorted(f"{DISTRIBUTED_MODULE}.{name}" for name, entity in vars(distributed).items()
+                    if isinstance(entity, DaskTask))
+URL = re.compile(r"(https?|s3|gs|abfss?)://")
+
+
+def test_the_distributed_workflow_its_dask_tasks_and_its_launch_plan_are_packaged(registered):
+    assert len(DASK_TASKS) >= 3  # split, fit and evaluate at least
+    for name in DASK_TASKS:
+        assert registered.tasks[name].template.type == "dask", name
+    assert DISTRIBUTED_WORKFLOW in registered.workflows
+    assert registered.launch_plans[DISTRIBUTED_WORKFLOW].spec.workflow_id.name == DISTRIBUTED_WORKFLOW
+    # Every task the distributed module registers is either a Dask task or a light one (a job runner-sized pod).
+    for name, spec in registered.tasks.items():
+        if name.startswith(f"{DISTRIBUTED_MODULE}.") and name not in DASK_TASKS:
+            assert spec.template.type == "python-task", name
+            limits = {entry.name: entry.value for entry in spec.template.container.resources.limits}
+            assert quantity(limits[spec.template.container.resources.MEMORY]) <= 2 * 2**30, name
+
+
+def kubernetes_resources(resources) -> tuple[dict[str, str], dict[str, str]]:
+    """A flyteidl Resources message as ({name: request}, {name: limit}), names as flytekit spells them."""
+    names = {resources.CPU: "cpu", resources.MEMORY: "mem"}
+    return (
+        {names[entry.name]: entry.value for entry in resources.requests},
+        {names[entry.name]: entry.value for entry in resources.limits},
+    )
+
+
+def declared(requests: Resources | None, limits: Resources | None) -> tuple[dict[str, str], dict[str, str]]:
+    def fields(resources: Resources | None) -> dict[str, str]:
+        return {name: getattr(resources, name) for name in ("cpu", "mem") if resources and getattr(resources, name)}
+
+    return fields(requests), fields(limits)
+
+
+@pytest.mark.parametrize("name", DASK_TASKS)
+def test_each_dask_task_registers_its_cluster_as_declared(registered, name):
+    template = registered.tasks[name].template
+    job, config = dask_job(template), getattr(distributed, short(name)).task_config
+    assert job.workers.number_of_workers == config.workers.number_of_workers >= 1
+    assert kubernetes_resources(job.workers.resources) == declared(config.workers.requests, config.workers.limits)
+    assert kubernetes_resources(job.scheduler.resources) == declared(config.scheduler.requests, config.scheduler.limits)
+    # No image of their own: the plugin then starts the scheduler and workers from the task's, the registered image.
+    assert (job.scheduler.image, job.workers.image) == ("", "")
+    assert template.container.image == IMAGE
+
+
+@pytest.mark.parametrize("name", DASK_TASKS)
+def test_dask_workers_have_the_limits_their_threads_and_memory_limit_come_from(registered, name):
+    """dask.go starts each worker with `--nthreads <CPU limit>` and `--memory-limit <memory limit>` only when the
+    limits are set; without them a worker would size itself from the node, not from its pod."""
+    for pod in ("workers", "scheduler"):
+        requests, limits = kubernetes_resources(getattr(dask_job(registered.tasks[name].template), pod).resources)
+        assert set(requests) == set(limits) == {"cpu", "mem"}, pod
+        for kind in ("cpu", "mem"):
+            assert 0 < quantity(requests[kind]) <= quantity(limits[kind]), (pod, kind)
+
+
+@pytest.mark.parametrize("name", DASK_TASKS)
+def test_each_dask_task_runs_its_own_function_as_the_job_runner(registered, name):
+    """The job runner pod runs the task's container: its own command and its declared resources."""
+    container = registered.tasks[name].template.container
+    assert container.args[0] == "pyflyte-execute"
+    module_and_task = container.args[list(container.args).index("task-module") :]
+    assert module_and_task == ["task-module", DISTRIBUTED_MODULE, "task-name", short(name)]
+    resources = getattr(distributed, short(name)).resources
+    assert kubernetes_resources(container.resources) == declared(resources.requests, resources.limits)
+
+
+def test_the_distributed_launch_plan_takes_the_worker_count_and_has_no_local_default(registered):
+    parameters = registered.launch_plans[DISTRIBUTED_WORKFLOW].spec.default_inputs.parameters
+    assert set(parameters) == {"dataset", "test_split_ratio", "seed", "hyperparameters", "workers"}
+    assert parameters["workers"].default.scalar.primitive.integer == 2
+    interface = registered.workflows[DISTRIBUTED_WORKFLOW].template.interface
+    assert set(interface.outputs.variables) == {"model", "accuracy", "metrics"}
+
+
+def uris(literal: Literal) -> list[str]:
+    """Every file, folder or data frame location in a literal, however deeply nested."""
+    kind = literal.WhichOneof("value")
+    if kind == "collection":
+        return [uri for item in literal.collection.literals for uri in uris(item)]
+    if kind == "map":
+        return [uri for item in literal.map.literals.values() for uri in uris(item)]
+    if kind != "scalar":
+        return []
+    scalar = literal.scalar
+    which = scalar.WhichOneof("value")
+    if which == "blob":
+        return [scalar.blob.uri]
+    if which == "structured_dataset":
+        return [scalar.structured_dataset.uri]
+    if which == "union":
+        return uris(scalar.union.value)
+    return []
+
+
+def test_no_launch_plan_default_is_a_local_path(registered):
+    """A local path in a default exists only on the machine that packaged it (flytekit even copies it to a temporary
+    path at packaging): every default location of every launch plan must be a URL."""
+    for plan, spec in registered.launch_plans.items():
+        for name, parameter in spec.spec.default_inputs.parameters.items():
+            for uri in uris(parameter.default):
+                assert URL.match(uri), f"{plan}: default of {name} is a local path: {uri}"
+    # The walk finds a location however it is wrapped (here an optional file in a list).
+    variable = registered.workflows[WORKFLOW].template.interface.inputs.variables["dataset"]
+    wrapped = Literal(collection=LiteralCollection(literals=[file_input(variable, "/tmp/shards")]))
+    assert uris(wrapped) == ["/tmp/shards"] and not URL.match("/tmp/shards")
