@@ -287,6 +287,16 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row, out in zip(rows, held_out, strict=True) if out])
     batch = diabetes_xgboost_batch_inference(model=FlyteFile(first.model.path), patients=FlyteFile(str(patients)))
     assert (batch.predictions.open(pd.DataFrame).all()["predicted"].to_numpy() == predicted).all()
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    output = tmp_path / "predictions.csv"
+    done = subprocess.run([sys.executable, "-m", "flyte.cli", first.model.path, "--csv", str(patients), "--output",
+                           str(output)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (pd.read_csv(output)["predicted"].to_numpy() == predicted).all()
 
 
 @pytest.mark.slow
