@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dask
@@ -27,7 +27,7 @@ from xgboost.dask import DaskXGBClassifier
 
 from flyte.evaluation import Curves, Metrics, evaluation_from_counts, log_loss
 from flyte.hyperparameters import Hyperparameters
-from flyte.model import classify
+from flyte.model import classify, xgboost_settings
 from flyte.schema import COLUMN_TYPES, FEATURES, LABEL
 from flyte.shards import Shards, ShardSplit, dataset_sha256, split_shard
 from flyte.split import check_both_classes, check_split_settings
@@ -149,8 +149,9 @@ def read_part(uri: str) -> pd.DataFrame:
 
 
 def fit_on_workers(client: Client, train_uri: str, hyperparameters: Hyperparameters, seed: int) -> XGBClassifier:
-    """Train with xgboost.dask on the training parts where the workers read them; return it as the single-node
-    pipeline's XGBClassifier (same settings, same booster), which predicts without Dask.
+    """Train with xgboost.dask (the single-node trainer's settings, flyte.model.xgboost_settings, and the hist tree
+    method) on the training parts where the workers read them; return it as the single-node pipeline's
+    XGBClassifier (same settings, same booster), which predicts without Dask.
 
     Part i is read on worker i mod n (workers in name order), so the same parts and worker count always group
     the rows the same way: XGBoost's histogram sketch and its sums across workers depend on that grouping.
@@ -163,7 +164,7 @@ def fit_on_workers(client: Client, train_uri: str, hyperparameters: Hyperparamet
     meta = pd.DataFrame({name: pd.Series(dtype="int64" if kind is int else "float64")
                          for name, kind in COLUMN_TYPES.items()})
     train = dd.from_delayed(frames, meta=meta, verify_meta=False)
-    settings = {**asdict(hyperparameters), "random_state": seed, "tree_method": "hist"}
+    settings = {**xgboost_settings(hyperparameters), "random_state": seed, "tree_method": "hist"}
     model = DaskXGBClassifier(**settings)
     model.client = client
     model.fit(train[list(FEATURES)], train[LABEL])

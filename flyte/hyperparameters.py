@@ -24,6 +24,8 @@ REFUSED_OBJECTIVES = {
     "binary:hinge": "it yields 0/1 classes, not the probabilities the evaluation, tuning and predictions report",
 }
 BOOSTERS = ("gbtree", "dart", "gblinear")
+# The boosters xgboost.dask trains (the distributed workflow): it has no distributed linear booster.
+DISTRIBUTED_BOOSTERS = ("gbtree", "dart")
 
 # Inclusive (lowest, highest) of each numeric setting; learning_rate must be above its lowest. Generous: the
 # defaults are 4, 0.1 and 100, the default grid's largest values 6, 0.3 and 200.

@@ -459,3 +459,48 @@ def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(
     assert metrics.log_loss == pytest.approx(expected.log_loss, rel=1e-12)
     held_out = held_out_rows(as_table(rows), 0.33, 7)
     assert len(test_rows) == held_out.sum() and len(read_split(train)) == len(rows) - held_out.sum()
+
+
+@pytest.mark.slow
+def test_both_tree_boosters_train_on_dask(tmp_path):
+    from flyte.distributed import fit_on_workers
+    from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
+
+    folder = write_shards(tmp_path / "shards", synthetic_rows(900, seed=13), 3)
+    train, test = str(tmp_path / "train"), str(tmp_path / "test")
+    with dask_client(2, "1GiB") as client:
+        split_shards(client, find_shards(str(folder)), 0.33, 7, train, test)
+        models = {
+            booster: fit_on_workers(client, train, Hyperparameters(booster=booster, n_estimators=10), 7)
+            for booster in DISTRIBUTED_BOOSTERS
+        }
+    test_rows = read_split(test)
+    for booster, model in models.items():  # each learned something: it beats always predicting the majority class
+        assert model.get_params()["booster"] == booster
+        accuracy = (classify(model, test_rows)["predicted"] == test_rows[LABEL]).mean()
+        assert accuracy > max(test_rows[LABEL].mean(), 1 - test_rows[LABEL].mean())
+
+
+def test_the_linear_booster_is_refused_before_any_cluster_starts(tmp_path, monkeypatch):
+    import flyte.distributed
+    from flyte.hyperparameters import Hyperparameters
+    from flyte.workflows.distributed import diabetes_xgboost_model_distributed
+
+    def never_called(*args, **kwargs):
+        raise AssertionError("a Dask cluster was started")
+
+    monkeypatch.setattr(flyte.distributed, "dask_client", never_called)
+    folder = write_shards(tmp_path / "shards", synthetic_rows(60), 2)
+    with pytest.raises(Exception, match="booster 'gblinear' cannot be trained on Dask"):
+        diabetes_xgboost_model_distributed(
+            dataset=FlyteDirectory(str(folder)), hyperparameters=Hyperparameters(booster="gblinear")
+        )
+
+
+def test_the_worker_count_is_bounded_before_any_cluster_starts():
+    from flyte.workflows.distributed import MAX_WORKERS, dask_cluster
+
+    for workers in (0, MAX_WORKERS + 1):
+        with pytest.raises(ValueError, match=f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}"):
+            dask_cluster(workers)
+    assert dask_cluster(MAX_WORKERS).workers.number_of_workers == MAX_WORKERS

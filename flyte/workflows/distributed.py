@@ -16,7 +16,7 @@ from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.evaluation import Metrics
-from flyte.hyperparameters import Hyperparameters
+from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile
@@ -28,6 +28,8 @@ DatasetLocation = FlyteDirectory | FlyteFile
 ParquetParts = FlyteDirectory[Annotated[str, "parquet"]]
 
 DEFAULT_WORKERS = 2
+# A generous bound, checked before any cluster starts: a typo must not start a thousand processes or pods.
+MAX_WORKERS = 64
 # Each worker's memory limit, the same on Kubernetes (the worker pods' limit, which dask-worker adopts) and locally
 # (LocalCluster's per-process limit); sized from the measured per-worker peaks (docs/distributed.md, Results).
 WORKER_MEMORY = "3Gi"
@@ -38,8 +40,8 @@ SAME_FOR_ANY_WORKER_COUNT = Cache(policies=ProjectSourcePolicy(), ignored_inputs
 
 def dask_cluster(workers: int) -> Dask:
     """The cluster Flyte's Dask plugin starts for a task: one scheduler and `workers` workers."""
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}")
     return Dask(
         scheduler=Scheduler(requests=Resources(cpu="500m", mem="512Mi"), limits=Resources(cpu="1", mem="1Gi")),
         workers=WorkerGroup(
@@ -147,6 +149,11 @@ def train_on_dask(
     A dynamic workflow, because a Dask task's worker count is part of its registered definition: the override
     here puts the `workers` input into the definitions this run launches on a cluster.
     """
+    if hyperparameters.booster not in DISTRIBUTED_BOOSTERS:
+        raise ValueError(
+            f"booster {hyperparameters.booster!r} cannot be trained on Dask (xgboost.dask has no distributed linear "
+            f"booster); use one of {', '.join(DISTRIBUTED_BOOSTERS)}, or diabetes_xgboost_model on one machine"
+        )
     cluster = dask_cluster(workers)
     train, test, dataset_sha256 = split_shards_on_dask(
         shards=shards, test_split_ratio=test_split_ratio, seed=seed, workers=workers
