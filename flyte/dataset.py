@@ -124,13 +124,12 @@ def count_duplicate_rows(table: pa.Table) -> int:
     whose hash repeats compared exactly (timings: docs/performance.md)."""
     import numpy as np  # not at module level: every workflow module imports this one
 
-    ordered = _row_hashes(table)
-    ordered.sort()  # in place: no second array of row hashes in the usual case, no duplicates
+    hashes = _row_hashes(table)
+    ordered = np.sort(hashes)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     del ordered
     if len(repeated) == 0:
         return 0
-    hashes = _row_hashes(table)  # again, in row order, to find the rows behind the repeated hashes
     candidates = np.flatnonzero(np.isin(hashes, repeated))
     del hashes
     rows = []  # the candidate rows as tuples, taken batch by batch: Table.take would first join the chunks
@@ -145,30 +144,28 @@ def count_duplicate_rows(table: pa.Table) -> int:
 
 
 def _row_hashes(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's values (0.0 and -0.0 alike), computed in place, one record batch at a time.
+    """A 64-bit hash of each row's values (0.0 and -0.0 alike): h = h * K + value bits, column by column, computed
+    in place one record batch at a time; count_duplicate_rows compares the rows whose hashes repeat exactly.
 
-    One thread, one scratch buffer: threads would hand the GIL back and forth between thousands of small numpy
-    calls, and a temporary array per call would cost more in page faults than the hashing (docs/performance.md).
+    No temporary arrays: one per batch and column would cost more in page faults than the hashing; one thread:
+    threads would hand the GIL back and forth between thousands of small numpy calls (docs/performance.md).
     """
     import numpy as np
 
     batches = table.to_batches()
     hashes = np.zeros(table.num_rows, np.uint64)
-    scratch = np.empty(max((batch.num_rows for batch in batches), default=0), np.uint64)
+    scratch = np.empty(max((batch.num_rows for batch in batches), default=0), np.float64)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it mod 2**64 loses nothing
     start = 0
     for batch in batches:
-        part, buffer = hashes[start : start + batch.num_rows], scratch[: batch.num_rows]
+        part = hashes[start : start + batch.num_rows]
         start += batch.num_rows
         for column in batch.columns:
             values = column.to_numpy(zero_copy_only=False)
             if values.dtype.kind == "f":
-                np.add(values, 0.0, out=buffer.view(np.float64))  # -0.0 + 0.0 is 0.0: equal values, equal bits
-                part ^= buffer
-            else:
-                part ^= values.view(np.uint64)
-            part *= np.uint64(0x9E3779B97F4A7C15)
-            np.right_shift(part, np.uint64(31), out=buffer)
-            part ^= buffer
+                values = np.add(values, 0.0, out=scratch[: batch.num_rows])  # -0.0 + 0.0 is 0.0: equal bits
+            part *= multiplier
+            part += values.view(np.uint64)
     return hashes
 
 
