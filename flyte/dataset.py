@@ -132,15 +132,21 @@ def count_duplicate_rows(table: pa.Table) -> int:
         return 0
     candidates = np.flatnonzero(np.isin(hashes, repeated))
     del hashes
-    rows = []  # the candidate rows as tuples, taken batch by batch: Table.take would first join the chunks
+    parts = []  # the candidate rows, taken batch by batch: Table.take would first join every chunk of the table
     start = 0
     for batch in table.to_batches():
         within = candidates[(candidates >= start) & (candidates < start + batch.num_rows)] - start
         start += batch.num_rows
         if len(within):
-            taken = batch.take(pa.array(within))
-            rows.extend(zip(*(column.to_pylist() for column in taken.columns), strict=True))
-    return len(rows) - len(set(rows))
+            parts.append(batch.take(pa.array(within)))
+    columns = [np.concatenate([part.column(index).to_numpy(zero_copy_only=False) for part in parts])
+               for index in range(table.num_columns)]
+    order = np.lexsort(columns)  # equal rows side by side
+    same_as_previous = np.ones(len(order) - 1, dtype=bool)
+    for values in columns:
+        ordered_values = values[order]
+        same_as_previous &= ordered_values[1:] == ordered_values[:-1]
+    return int(same_as_previous.sum())
 
 
 def _row_hashes(table: pa.Table) -> np.ndarray:

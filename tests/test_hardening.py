@@ -687,3 +687,18 @@ def test_folds_are_bounded_before_any_training(folds, message, monkeypatch):
     with pytest.raises(ValueError) as error:
         cross_validate(train, Hyperparameters(), folds, seed=0)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_duplicate_count_matches_pandas_on_rows_that_repeat_a_lot(tmp_path, seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = 30_000
+    frame = pd.DataFrame({name: rng.integers(0, 3, rows) for name in COLUMNS})
+    frame["bmi"] = rng.choice([0.0, 20.5, 33.3], rows)  # few distinct values: thousands of duplicates
+    path = tmp_path / "repeats.csv"
+    frame.to_csv(path, header=False, index=False)
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 16))
+    assert table.column(0).num_chunks > 1
+    assert count_duplicate_rows(table) == int(frame.duplicated().sum()) > 10_000
