@@ -1,7 +1,8 @@
 """The layering, checked: plain modules (flyte/*.py) never import flytekit, and the Flyte layer (flyte/workflows/)
 imports its own modules only in the directions the layout allows.
 
-- Support modules (types and defaults, cache policy, file keys, the fenced flytekit patches) import no task module.
+- Support modules, those that define no task or workflow (types and defaults, cache policy, file keys, the fenced
+  flytekit patches, ...), import no module that does.
 - example.py, home of the four tasks, imports only support modules.
 - The other workflow modules (tuning, inference, the distributed workflow, ...) take types and defaults from the
   support modules and, of example.py, only its tasks and workflows; they do not import each other.
@@ -22,9 +23,25 @@ from tests.conftest import REPO_ROOT
 PACKAGE = REPO_ROOT / "flyte"
 PLAIN_MODULES = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__")
 WORKFLOW_MODULES = sorted(path.stem for path in (PACKAGE / "workflows").glob("*.py") if path.stem != "__init__")
-SUPPORT_MODULES = {"caching", "datatypes", "files", "flytekit_patch", "local_cache_patch", "optional_hash_patch"}
 TASK_MODULE = "example"
 SCHEDULING_MODULE = "launch_plans"
+# Decorators and calls that make Flyte entities: a workflow module using none of them is a support module.
+ENTITY_MAKERS = {"task", "workflow", "dynamic", "map_task", "LaunchPlan"}
+
+
+def defines_entities(path: Path) -> bool:
+    """Whether a module defines tasks or workflows (a decorator, or a call such as map_task or LaunchPlan...)."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        callee = node.func if isinstance(node, ast.Call) else node
+        name = callee.id if isinstance(callee, ast.Name) else callee.attr if isinstance(callee, ast.Attribute) else None
+        if name in ENTITY_MAKERS:
+            return True
+    return False
+
+
+SUPPORT_MODULES = {
+    module for module in WORKFLOW_MODULES if not defines_entities(PACKAGE / "workflows" / f"{module}.py")
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -60,7 +77,8 @@ def workflow_modules_imported_by(path: Path) -> set[str]:
 
 def test_the_layout_is_what_this_test_knows():
     assert {"dataset", "model", "schema", "split"} <= set(PLAIN_MODULES)
-    assert SUPPORT_MODULES | {TASK_MODULE, SCHEDULING_MODULE} <= set(WORKFLOW_MODULES)
+    assert {"caching", "datatypes", "files", "local_cache_patch"} <= SUPPORT_MODULES
+    assert {TASK_MODULE, SCHEDULING_MODULE, "tuning", "inference"} <= set(WORKFLOW_MODULES) - SUPPORT_MODULES
 
 
 @pytest.mark.parametrize("module", ["__init__", *PLAIN_MODULES])
