@@ -62,6 +62,14 @@ def evaluation_report_html(metrics: Metrics, curves: Curves, feature_importances
     return f'{STYLE}\n<div class="evaluation">\n{sections}\n</div>'
 
 
+def html_page(title: str, body: str) -> str:
+    """A complete HTML document around a report's HTML (the deck shows the body alone), for a file of its own."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+        f"</head>\n<body>\n<h1>{escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
 # At most this many points per drawn curve: a 6-inch chart cannot show more, and at millions of test rows the
 # curves have hundreds of thousands of thresholds, which would make the SVGs large and the step slow
 # (docs/performance.md).
@@ -169,10 +177,15 @@ def _curve_svg(x, y, x_label: str, y_label: str, label: str, chance: tuple[list,
 
 
 def _importances_svg(feature_importances: dict[str, float]) -> str:
+    return _svg(_importances_figure(feature_importances))
+
+
+def _importances_figure(feature_importances: dict[str, float]):
     """Horizontal bars of the feature importances, most important on top."""
     ordered = sorted(feature_importances.items(), key=lambda item: item[1])
-    figure, axes = _figure(6, 0.45 * len(ordered) + 1)
+    figure, axes = _figure(6, 0.45 * len(ordered) + 1.3)
     axes.barh([name for name, _ in ordered], [value for _, value in ordered], color="tab:blue")
-    axes.set_xlabel("mean gain of the feature's splits, normalised to sum to 1 (weights for gblinear)")
+    # Two lines: on one, the label is wider than the 6-inch chart and its ends are cut off.
+    axes.set_xlabel("mean gain of the feature's splits, normalised to sum to 1\n(weights for gblinear)")
     axes.grid(axis="x", alpha=0.3)
-    return _svg(figure)
+    return figure

@@ -193,7 +193,7 @@ def test_the_workflow_wires_split_then_train_and_evaluate(registered):
             **{name: f"inputs.{name}" for name in ("hyperparameters", "seed")},
         },
     )
-    assert outputs == {name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics")}
+    assert outputs == {name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report")}
 
 
 def test_train_and_evaluate_wires_fit_predict_score(registered):
@@ -206,7 +206,7 @@ def test_train_and_evaluate_wires_fit_predict_score(registered):
         predict={"test": "inputs.test", "model": f"fit.{model}"},
         score={"test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}"},
     )
-    assert outputs == {"model": ("fit", model), "accuracy": ("score", "accuracy"), "metrics": ("score", "metrics")}
+    assert outputs == {"model": ("fit", model), **{name: ("score", name) for name in ("accuracy", "metrics", "report")}}
 
 
 def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
@@ -215,9 +215,16 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     assert tuning.sub_workflows[0] == registered.workflows[WORKFLOW].sub_workflows[0]
     inputs, outputs = wiring(tuning.template)
     assert inputs[("train_and_evaluate", "hyperparameters")] == ("choose_hyperparameters", "o0")
-    assert {name: outputs[name] for name in ("model", "accuracy", "metrics")} == {
-        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics")
+    assert {name: outputs[name] for name in ("model", "accuracy", "metrics", "report")} == {
+        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report")
     }
+
+
+@pytest.mark.parametrize("workflow", [WORKFLOW, "flyte.workflows.tuning.diabetes_xgboost_tuning"])
+def test_the_evaluation_report_is_an_html_file_output(registered, workflow):
+    """An HTML blob output is what the console lists (and offers to download) among the execution's outputs."""
+    report = registered.workflows[workflow].template.interface.outputs.variables["report"].type
+    assert report.blob.format == "html"
 
 
 def test_the_documented_entity_counts_are_the_packaged_ones(registered):

@@ -165,6 +165,24 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     assert "<li onclick=\"handleLinkClick(this)\">Evaluation</li>" in html
     assert_report_is_complete(html, result.metrics)
 
+    # The same report as the workflow's `report` output: a complete HTML page of its own.
+    page = Path(result.report.path).read_text(encoding="utf-8")
+    assert Path(result.report.path).name == "evaluation-report.html"
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert_report_is_complete(page, result.metrics)
+
+
+def test_the_importances_axis_label_is_inside_the_chart():
+    """Its ends were cut off when it was one line wider than the 6-inch figure."""
+    from flyte.report import _importances_figure
+
+    figure = _importances_figure({name: float(index + 1) for index, name in enumerate(FEATURES)})
+    figure.draw_without_rendering()  # lays the figure out (constrained layout) as saving it does
+    (axes,) = figure.axes
+    label = axes.xaxis.label.get_window_extent()
+    assert axes.xaxis.label.get_text().startswith("mean gain of the feature's splits")
+    assert label.x0 >= 0 and label.x1 <= figure.bbox.x1 and label.y0 >= 0, (label, figure.bbox)
+
 
 def test_cross_validation_table_ranks_grid_points_best_first_and_marks_the_chosen_one():
     from flyte.hyperparameters import Hyperparameters

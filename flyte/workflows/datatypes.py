@@ -3,11 +3,13 @@ share."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from flytekit import HashMethod, StructuredDataset, kwtypes
-from flytekit.types.file import FlyteFile
+from flytekit import Deck, HashMethod, StructuredDataset, current_context, kwtypes
+from flytekit.types.file import FlyteFile, HTMLPage
 
+from flyte.atomic_write import atomic_output
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
 from flyte.workflows.files import file_cache_key
 
@@ -42,3 +44,16 @@ def read_dataframe(table: StructuredDataset) -> pd.DataFrame:
     import pandas as pd
 
     return table.open(pd.DataFrame).all()
+
+
+def report_output(title: str, html: str, file_name: str) -> HTMLPage:
+    """Show a report as the task's deck `title`, and return it as an HTML file output too: the console lists it with
+    the execution's outputs and `pyflyte run` prints its path with the others, a click away instead of a deck to
+    find. flyte.report is imported here, when a task renders a report, not when a workflow module is loaded."""
+    from flyte.report import html_page
+
+    Deck(title, html)
+    path = Path(current_context().working_directory) / file_name
+    with atomic_output(path, f"writing the {title} report") as temporary:
+        temporary.write_text(html_page(title, html), encoding="utf-8")
+    return HTMLPage(str(path))

@@ -10,16 +10,16 @@ module loads neither Dask nor XGBoost.
 from datetime import timedelta
 from typing import Annotated, NamedTuple
 
-from flytekit import Cache, Deck, FlyteContextManager, Resources, current_context, dynamic, task, workflow
+from flytekit import Cache, FlyteContextManager, Resources, current_context, dynamic, task, workflow
 from flytekit.types.directory import FlyteDirectory
-from flytekit.types.file import FlyteFile
+from flytekit.types.file import FlyteFile, HTMLPage
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
-from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile
+from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile, report_output
 from flyte.workflows.files import dataset_or_bundled, source_of
 
 # The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
@@ -61,12 +61,14 @@ class SplitShards(NamedTuple):
 class DistributedEvaluation(NamedTuple):
     accuracy: float
     metrics: Metrics
+    report: HTMLPage
 
 
 class DistributedModel(NamedTuple):
     model: ModelFile
     accuracy: float
     metrics: Metrics
+    report: HTMLPage
 
 
 # The job runner pods only coordinate: the data stays on the workers.
@@ -127,7 +129,8 @@ def fit_on_dask(
     deck_fields=(),  # only the Evaluation deck
 )
 def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> DistributedEvaluation:
-    """Predict and score the test parts on the workers; show the single-node pipeline's Evaluation deck."""
+    """Predict and score the test parts on the workers; the single-node pipeline's evaluation report is the deck
+    and an output."""
     from flyte.distributed import dask_client, evaluate_on_workers
     from flyte.model import feature_importances
     from flyte.model_file import load_model
@@ -136,8 +139,9 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Dist
     classifier = load_model(model.download(), source=source_of(model)).classifier
     with dask_client(workers, WORKER_MEMORY) as client:
         metrics, curves = evaluate_on_workers(client, source_of(test), classifier)
-    Deck("Evaluation", evaluation_report_html(metrics, curves, feature_importances(classifier)))
-    return DistributedEvaluation(accuracy=metrics.accuracy, metrics=metrics)
+    html = evaluation_report_html(metrics, curves, feature_importances(classifier))
+    report = report_output("Evaluation", html, "evaluation-report.html")
+    return DistributedEvaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 
 
 @dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its three tasks' timeouts together
@@ -161,8 +165,10 @@ def train_on_dask(
     model = fit_on_dask(
         train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256, workers=workers
     ).with_overrides(task_config=cluster)
-    accuracy, metrics = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(task_config=cluster)
-    return DistributedModel(model=model, accuracy=accuracy, metrics=metrics)
+    accuracy, metrics, report = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(
+        task_config=cluster
+    )
+    return DistributedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
 
 
 @workflow

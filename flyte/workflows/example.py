@@ -9,7 +9,8 @@ Each task is a thin typed wrapper around a plain function of the `flyte` package
 from datetime import timedelta
 from typing import NamedTuple
 
-from flytekit import Deck, Resources, StructuredDataset, current_context, task, workflow
+from flytekit import Resources, StructuredDataset, current_context, task, workflow
+from flytekit.types.file import HTMLPage
 
 from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.dataset import file_sha256
@@ -29,6 +30,7 @@ from flyte.workflows.datatypes import (
     ModelFile,
     Predictions,
     read_dataframe,
+    report_output,
 )
 from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
 from flyte.workflows.user_errors import user_errors_without_traceback
@@ -43,12 +45,14 @@ class SplitDataset(NamedTuple):
 class Evaluation(NamedTuple):
     accuracy: float
     metrics: Metrics
+    report: HTMLPage
 
 
 class TrainedModel(NamedTuple):
     model: ModelFile
     accuracy: float
     metrics: Metrics
+    report: HTMLPage
 
 
 # Timeouts: about 60x or more the 10M-row benchmark of each task (docs/performance.md, Timeouts), so that only a
@@ -93,16 +97,16 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     deck_fields=(),  # only the Evaluation deck: the inputs are whole tables
 )
 def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluation:
-    """Measure the predictions against the test labels and show the evaluation report as the task's deck."""
+    """Measure the predictions against the test labels; the evaluation report is the task's deck and an output."""
     from flyte.model import feature_importances  # imports XGBoost, so only in the tasks that use it
 
     labels = read_dataframe(test)[LABEL]
     predicted = read_dataframe(predictions)
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
     classifier = load_model(model.download(), source=source_of(model)).classifier
-    report = evaluation_report_html(metrics, curves, feature_importances(classifier))
-    Deck("Evaluation", report)
-    return Evaluation(accuracy=metrics.accuracy, metrics=metrics)
+    html = evaluation_report_html(metrics, curves, feature_importances(classifier))
+    report = report_output("Evaluation", html, "evaluation-report.html")
+    return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 
 
 @workflow
@@ -116,8 +120,8 @@ def train_and_evaluate(
     """
     model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
     predictions = predict(test=test, model=model)
-    accuracy, metrics = score(test=test, predictions=predictions, model=model)
-    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics)
+    accuracy, metrics, report = score(test=test, predictions=predictions, model=model)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
 
 
 @workflow

@@ -8,6 +8,7 @@ from functools import partial
 from typing import NamedTuple
 
 from flytekit import Deck, Resources, map_task, task, workflow
+from flytekit.types.file import HTMLPage
 
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
@@ -32,6 +33,7 @@ class TunedModel(NamedTuple):
     model: ModelFile
     accuracy: float
     metrics: Metrics
+    report: HTMLPage
     hyperparameters: Hyperparameters
     cross_validation: list[CrossValidationScore]
 
@@ -84,7 +86,7 @@ def diabetes_xgboost_tuning(
     )
     scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
     hyperparameters = choose_hyperparameters(scores=scores)
-    model, accuracy, metrics = train_and_evaluate(
+    model, accuracy, metrics, report = train_and_evaluate(
         train=train, test=test, dataset_sha256=dataset_sha256, hyperparameters=hyperparameters, seed=seed
     )
-    return TunedModel(model, accuracy, metrics, hyperparameters, scores)
+    return TunedModel(model, accuracy, metrics, report, hyperparameters, scores)
