@@ -220,7 +220,7 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     }
 
 
-@pytest.mark.parametrize("workflow", [WORKFLOW, "flyte.workflows.tuning.diabetes_xgboost_tuning"])
+@pytest.mark.parametrize("workflow", [WORKFLOW, "flyte.workflows.tuning.diabetes_xgboost_tuning", DISTRIBUTED_WORKFLOW])
 def test_the_evaluation_report_is_an_html_file_output(registered, workflow):
     """An HTML blob output is what the console lists (and offers to download) among the execution's outputs."""
     report = registered.workflows[workflow].template.interface.outputs.variables["report"].type
@@ -344,7 +344,7 @@ def test_the_distributed_launch_plan_takes_the_worker_count_and_has_no_local_def
     assert set(parameters) == {"dataset", "test_split_ratio", "seed", "hyperparameters", "workers"}
     assert parameters["workers"].default.scalar.primitive.integer == 2
     interface = registered.workflows[DISTRIBUTED_WORKFLOW].template.interface
-    assert set(interface.outputs.variables) == {"model", "accuracy", "metrics"}
+    assert set(interface.outputs.variables) == {"model", "accuracy", "metrics", "report"}
 
 
 def uris(literal: Literal) -> list[str]:
