@@ -1,8 +1,12 @@
 """Score one patient given on the command line, or a CSV of patients, with a saved model; no Flyte needed.
 
-    python -m flyte.cli MODEL --pregnancies 6 --glucose 148 --blood-pressure 72 --skin-thickness 35 \\
+    python -m flyte.cli [MODEL] --pregnancies 6 --glucose 148 --blood-pressure 72 --skin-thickness 35 \\
         --insulin 0 --bmi 33.6 --diabetes-pedigree 0.627 --age 50
-    python -m flyte.cli MODEL --csv patients.csv [--output predictions.csv]
+    python -m flyte.cli [MODEL] --csv patients.csv [--output predictions.csv]
+    python -m flyte.cli --which-model
+
+Without MODEL, the model file a local `pyflyte run` trained last (flyte.local_models); --which-model prints its path,
+for commands that need one (batch inference: --model "$(python -m flyte.cli --which-model)").
 
 Only load model files you trust: a model file is a pickle and loading it can run code.
 """
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from flyte.atomic_write import OutputWriteError, atomic_output
 from flyte.dataset import InvalidDatasetError
+from flyte.local_models import NoLocalModelError, newest_local_model
 from flyte.schema import FEATURE_TYPES, FEATURES
 
 
@@ -32,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Give one patient's 8 features as options, or a CSV of patients with --csv. "
         "Only load model files you trust: they are pickles.",
     )
-    parser.add_argument("model", type=Path, help="model file (model.joblib.dat) from a workflow run")
+    parser.add_argument(
+        "model", type=Path, nargs="?",
+        help="model file (model.joblib.dat) from a workflow run; default: the one a local pyflyte run trained last",
+    )  # fmt: skip
+    parser.add_argument(
+        "--which-model", action="store_true", help="print the path of the model file that would be used, and exit"
+    )
     parser.add_argument("--csv", type=Path, help="CSV of patients: the 8 feature columns, no label")
     parser.add_argument("--output", type=Path, help="with --csv: write the predictions here instead of printing them")
     patient = parser.add_argument_group("one patient (all 8 required without --csv)")
@@ -45,6 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     """Print the predicted class and probability of one patient, or the predictions CSV of many."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model is None:
+        try:
+            args.model = newest_local_model()
+        except NoLocalModelError as error:
+            parser.exit(2, f"error: {error}\n")
+        if not args.which_model:
+            print(f"model: {args.model} (trained last by a local run)", file=sys.stderr)
+    if args.which_model:
+        print(args.model)
+        return 0
     given = {feature: getattr(args, feature) for feature in FEATURES if getattr(args, feature) is not None}
     if args.csv and given:
         parser.error(f"give either --csv or the feature options, not both (got --csv and {_option(next(iter(given)))})")

@@ -17,6 +17,7 @@ from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
+from flyte.local_models import MODEL_FILE_NAME
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile, report_output
@@ -115,7 +116,7 @@ def fit_on_dask(
 
     with dask_client(workers, WORKER_MEMORY) as client:
         classifier = fit_on_workers(client, source_of(train), hyperparameters, seed)
-    model_path = f"{current_context().working_directory}/model.joblib.dat"
+    model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
     save_model(classifier, dataset_sha256, model_path)
     return ModelFile(path=model_path)
 

@@ -16,6 +16,7 @@ from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.dataset import file_sha256
 from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
+from flyte.local_models import MODEL_FILE_NAME
 from flyte.model_file import load_model, save_model
 from flyte.report import evaluation_report_html
 from flyte.schema import LABEL
@@ -75,7 +76,7 @@ def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, da
     """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
     from flyte.model import train_model  # imports XGBoost, so only in the tasks that use it
 
-    model_path = f"{current_context().working_directory}/model.joblib.dat"
+    model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
     save_model(train_model(read_dataframe(train), hyperparameters, seed), dataset_sha256, model_path)
     return ModelFile(path=model_path)
 
