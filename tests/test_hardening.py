@@ -702,3 +702,15 @@ def test_duplicate_count_matches_pandas_on_rows_that_repeat_a_lot(tmp_path, seed
     table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 16))
     assert table.column(0).num_chunks > 1
     assert count_duplicate_rows(table) == int(frame.duplicated().sum()) > 10_000
+
+
+@pytest.mark.slow
+def test_pyflyte_run_shows_the_duplicate_rows_warning_in_its_log(tmp_path):
+    from tests.test_cli import pyflyte_run
+
+    rows = synthetic_rows(60)
+    csv = write_csv(tmp_path / "doubled.csv", rows + rows[:7])
+    (tmp_path / "home").mkdir()
+    run = pyflyte_run(tmp_path / "home", "--dataset", str(csv))
+    assert run.returncode == 0, run.output
+    assert f"DuplicateRowsWarning: {csv}: 7 of 67 rows are exact duplicates of an earlier row" in run.output
