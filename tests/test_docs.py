@@ -36,6 +36,24 @@ def test_the_readme_links_to_every_docs_page():
     assert {page.resolve() for page in DOCS[1:]} - linked == set()
 
 
+def test_the_readme_says_where_every_module_lives():
+    rows = [line for line in README.read_text().splitlines() if line.startswith("| `flyte/")]
+    plain_rows = "\n".join(row for row in rows if not row.startswith("| `flyte/workflows/"))
+    workflow_rows = "\n".join(row for row in rows if row.startswith("| `flyte/workflows/"))
+    package = REPO_ROOT / "flyte"
+    missing = [
+        f"flyte/{module.name}"
+        for module in package.glob("*.py")
+        if module.stem != "__init__" and f"`flyte/{module.name}`" not in plain_rows
+    ]
+    missing += [
+        f"flyte/workflows/{module.name}"
+        for module in (package / "workflows").glob("*.py")
+        if module.stem != "__init__" and f"{module.name}`" not in workflow_rows
+    ]
+    assert not missing, f"README.md's Where the code lives does not name {missing}"
+
+
 def test_no_documented_command_depends_on_a_folder_beside_the_clone():
     """A clone has nothing beside it: the data set is bundled, and every path is inside the repository."""
     assert not re.findall(r".*(?<![.\w])\.\./.*", documented_text())
