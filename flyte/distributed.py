@@ -67,7 +67,7 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             memory_limit=worker_memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",  # the scheduler's HTTP server on a free port: concurrent runs never clash
         ) as cluster,
         Client(cluster) as client,
     ):

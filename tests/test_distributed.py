@@ -264,6 +264,8 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     saved, again = load_model(first.model.path), load_model(second.model.path)
     assert saved.classifier.get_booster().save_raw() == again.classifier.get_booster().save_raw()
     assert first.accuracy == second.accuracy and first.metrics == second.metrics
+    report = Path(first.report.path).read_text()  # the evaluation report, as an output beside the deck
+    assert all(f'id="{section}"' in report for section in ("metrics", "roc-curve", "precision-recall-curve"))
 
     # The single-node model file's format and metadata.
     listing = "".join(f"{file_sha256(path)}  {path.name}\n" for path in sorted(folder.glob("*.csv")))
