@@ -7,6 +7,7 @@ class counts, digests, the trained booster, and the evaluation's counts per dist
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -68,6 +69,9 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
             processes=True,
             memory_limit=worker_memory_limit,
             dashboard_address=":0",  # the scheduler's HTTP server on a free port: concurrent runs never clash
+            # A task that fails on a worker is raised again here, with its message (a bad shard's file, line,
+            # column and value); the workers' own error log of it would only repeat it above, with a traceback.
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):

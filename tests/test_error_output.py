@@ -113,6 +113,30 @@ def test_bad_model_file(tmp_path):
     assert_reads_on_one_screen(status, lines, f"{model}: cannot be read as a joblib model file")
 
 
+def test_distributed_bad_shard(tmp_path):
+    """A bad shard, found by a Dask worker of the local cluster: its file, line, column and value, on one screen."""
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    write_csv(shards / "part-00000.csv", synthetic_rows(20, seed=1))
+    rows = synthetic_rows(20, seed=2)
+    rows[6][5] = "heavy"
+    bad = write_csv(shards / "part-00001.csv", rows)
+    status, lines = pyflyte_run(
+        tmp_path, "distributed:diabetes_xgboost_model_distributed", "--dataset", str(shards), "--workers", "1"
+    )
+    flat = assert_reads_on_one_screen(
+        status, lines, "row 7, column 'bmi': value 'heavy' is not a number", "or 0 (not measured)"
+    )
+    assert str(bad) in flat.replace(" ", ""), flat  # the long path wraps at the screen's edge
+
+
+def test_distributed_booster_dask_cannot_train(tmp_path):
+    status, lines = pyflyte_run(
+        tmp_path, "distributed:diabetes_xgboost_model_distributed", "--hyperparameters", '{"booster": "gblinear"}'
+    )
+    assert_reads_on_one_screen(status, lines, "booster 'gblinear' cannot be trained on Dask")
+
+
 def test_a_bug_keeps_its_traceback(tmp_path):
     """Only the user's errors lose the traceback: a failure of the code itself (here a division by zero in a copy of
     the split task) still shows where it happened."""

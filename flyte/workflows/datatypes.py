@@ -4,12 +4,13 @@ share."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 from flytekit import Deck, HashMethod, StructuredDataset, current_context, kwtypes
 from flytekit.types.file import FlyteFile, HTMLPage
 
 from flyte.atomic_write import atomic_output
+from flyte.evaluation import Metrics
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
 from flyte.workflows.files import file_cache_key
 
@@ -32,6 +33,24 @@ ModelFile = FlyteFile[Annotated[str, "joblib"]]
 DatasetFile = Annotated[FlyteFile, HashMethod(file_cache_key)]
 PatientsFile = Annotated[FlyteFile[Annotated[str, "csv"]], HashMethod(file_cache_key)]
 ModelFileInput = Annotated[ModelFile, HashMethod(file_cache_key)]
+
+
+class Evaluation(NamedTuple):
+    """What evaluating a model on the test rows gives: its accuracy, every metric and the report."""
+
+    accuracy: float
+    metrics: Metrics
+    report: HTMLPage
+
+
+class TrainedModel(NamedTuple):
+    """What every training workflow returns, single-node or distributed: the model file and its evaluation."""
+
+    model: ModelFile
+    accuracy: float
+    metrics: Metrics
+    report: HTMLPage
+
 
 # The training workflows' split defaults, shared so that a tuned model and the default one see the same split.
 DEFAULT_TEST_SPLIT_RATIO = 0.33

@@ -12,16 +12,23 @@ from typing import Annotated, NamedTuple
 
 from flytekit import Cache, FlyteContextManager, Resources, current_context, dynamic, task, workflow
 from flytekit.types.directory import FlyteDirectory
-from flytekit.types.file import FlyteFile, HTMLPage
+from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
-from flyte.evaluation import Metrics
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
 from flyte.local_models import MODEL_FILE_NAME
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
-from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO, ModelFile, report_output
+from flyte.workflows.datatypes import (
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT_RATIO,
+    Evaluation,
+    ModelFile,
+    TrainedModel,
+    report_output,
+)
 from flyte.workflows.files import dataset_or_bundled, source_of
+from flyte.workflows.user_errors import user_errors_without_traceback
 
 # The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
 DatasetLocation = FlyteDirectory | FlyteFile
@@ -59,19 +66,6 @@ class SplitShards(NamedTuple):
     dataset_sha256: str
 
 
-class DistributedEvaluation(NamedTuple):
-    accuracy: float
-    metrics: Metrics
-    report: HTMLPage
-
-
-class DistributedModel(NamedTuple):
-    model: ModelFile
-    accuracy: float
-    metrics: Metrics
-    report: HTMLPage
-
-
 # The job runner pods only coordinate: the data stays on the workers.
 COORDINATOR = Resources(cpu=("500m", "1"), mem=("512Mi", "1Gi"))
 
@@ -82,8 +76,8 @@ def list_shards(dataset: DatasetLocation | None) -> Shards:
     """Find the data set's CSV shards (or its one CSV) and key them by content; not cached, so that the cached
     steps after it see every change to the files. No dataset: the data set bundled with the code (in the image, so
     the Dask workers read it too)."""
-    location = source_of(dataset_or_bundled(dataset))
-    return find_shards(location)
+    with user_errors_without_traceback():  # a missing folder or a bad location: the message alone
+        return find_shards(source_of(dataset_or_bundled(dataset)))
 
 
 @task(
@@ -99,7 +93,7 @@ def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, wor
 
     file_access = FlyteContextManager.current_context().file_access
     train_uri, test_uri = file_access.get_random_remote_directory(), file_access.get_random_remote_directory()
-    with dask_client(workers, WORKER_MEMORY) as client:
+    with user_errors_without_traceback(), dask_client(workers, WORKER_MEMORY) as client:  # a bad shard: its message
         dataset_sha256 = split_shards(client, shards, test_split_ratio, seed, train_uri, test_uri)
     return SplitShards(ParquetParts(path=train_uri), ParquetParts(path=test_uri), dataset_sha256)
 
@@ -129,7 +123,7 @@ def fit_on_dask(
     enable_deck=True,
     deck_fields=(),  # only the Evaluation deck
 )
-def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> DistributedEvaluation:
+def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Evaluation:
     """Predict and score the test parts on the workers; the single-node pipeline's evaluation report is the deck
     and an output."""
     from flyte.distributed import dask_client, evaluate_on_workers
@@ -142,24 +136,26 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Dist
         metrics, curves = evaluate_on_workers(client, source_of(test), classifier)
     html = evaluation_report_html(metrics, curves, feature_importances(classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
-    return DistributedEvaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
+    return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 
 
 @dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its three tasks' timeouts together
 def train_on_dask(
     shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int
-) -> DistributedModel:
+) -> TrainedModel:
     """Split, fit and evaluate, each on a Dask cluster of `workers` workers.
 
     A dynamic workflow, because a Dask task's worker count is part of its registered definition: the override
     here puts the `workers` input into the definitions this run launches on a cluster.
     """
-    if hyperparameters.booster not in DISTRIBUTED_BOOSTERS:
-        raise ValueError(
-            f"booster {hyperparameters.booster!r} cannot be trained on Dask (xgboost.dask has no distributed linear "
-            f"booster); use one of {', '.join(DISTRIBUTED_BOOSTERS)}, or diabetes_xgboost_model on one machine"
-        )
-    cluster = dask_cluster(workers)
+    with user_errors_without_traceback():  # a booster Dask cannot train or a bad worker count: the message alone
+        if hyperparameters.booster not in DISTRIBUTED_BOOSTERS:
+            raise ValueError(
+                f"booster {hyperparameters.booster!r} cannot be trained on Dask (xgboost.dask has no distributed "
+                f"linear booster); use one of {', '.join(DISTRIBUTED_BOOSTERS)}, or diabetes_xgboost_model on one "
+                "machine"
+            )
+        cluster = dask_cluster(workers)
     train, test, dataset_sha256 = split_shards_on_dask(
         shards=shards, test_split_ratio=test_split_ratio, seed=seed, workers=workers
     ).with_overrides(task_config=cluster)
@@ -169,7 +165,7 @@ def train_on_dask(
     accuracy, metrics, report = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(
         task_config=cluster
     )
-    return DistributedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
 
 
 @workflow
@@ -179,7 +175,7 @@ def diabetes_xgboost_model_distributed(
     seed: int = DEFAULT_SEED,
     hyperparameters: Hyperparameters = Hyperparameters(),
     workers: int = DEFAULT_WORKERS,
-) -> DistributedModel:
+) -> TrainedModel:
     """Train and evaluate the diabetes classifier on a Dask cluster of `workers` workers, from a folder of CSV
     shards or one CSV; the model file, outputs and Evaluation deck are those of diabetes_xgboost_model."""
     return train_on_dask(

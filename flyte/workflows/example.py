@@ -10,11 +10,10 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flytekit import Resources, StructuredDataset, current_context, task, workflow
-from flytekit.types.file import HTMLPage
 
 from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.dataset import file_sha256
-from flyte.evaluation import Metrics, evaluate_with_curves
+from flyte.evaluation import evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
 from flyte.local_models import MODEL_FILE_NAME
 from flyte.model_file import load_model, save_model
@@ -26,10 +25,12 @@ from flyte.workflows.datatypes import (
     DEFAULT_SEED,
     DEFAULT_TEST_SPLIT_RATIO,
     DatasetFile,
+    Evaluation,
     LabelledPatients,
     Labels,
     ModelFile,
     Predictions,
+    TrainedModel,
     read_dataframe,
     report_output,
 )
@@ -41,19 +42,6 @@ class SplitDataset(NamedTuple):
     train: LabelledPatients
     test: LabelledPatients
     dataset_sha256: str
-
-
-class Evaluation(NamedTuple):
-    accuracy: float
-    metrics: Metrics
-    report: HTMLPage
-
-
-class TrainedModel(NamedTuple):
-    model: ModelFile
-    accuracy: float
-    metrics: Metrics
-    report: HTMLPage
 
 
 # Timeouts: about 60x or more the 10M-row benchmark of each task (docs/performance.md, Timeouts), so that only a
