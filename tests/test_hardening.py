@@ -510,7 +510,7 @@ def test_every_packaged_task_carries_its_documented_timeout(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Faults: a full disk, a read-only cache, a missing output folder; clear errors and no partial output.
+# Faults: a full disk, a missing output folder; clear errors and no partial output.
 
 
 def full_disk(write):
@@ -522,31 +522,6 @@ def full_disk(write):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     return failing
-
-
-def partial_files(folder: Path) -> list[Path]:
-    return [path for path in folder.rglob("*") if path.name.endswith(".partial") or path.name == "00000"]
-
-
-def test_a_full_disk_while_writing_the_split_names_the_path_and_leaves_no_parquet(synthetic_csv, monkeypatch):
-    import pyarrow.parquet as pq
-    from flytekit.types.file import FlyteFile
-
-    from flyte.atomic_write import OutputWriteError
-    from flyte.workflows.example import split_traintest_dataset
-
-    raw_output = Path(FlyteContextManager.current_context().file_access.raw_output_prefix)
-    before = set(partial_files(raw_output))
-    monkeypatch.setattr(pq, "write_table", full_disk(pq.write_table))
-    with pytest.raises(OutputWriteError) as error:
-        split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
-    message = str(error.value)
-    assert message.startswith("writing a table output of a task as Parquet: could not write ")
-    assert message.endswith(": No space left on device; nothing was written there")
-    named = Path(message.split("could not write ")[1].split(": No space")[0])
-    assert named.parent == raw_output and not named.exists()
-    assert error.value.errno == errno.ENOSPC
-    assert set(partial_files(raw_output)) == before
 
 
 def test_a_full_disk_while_saving_the_model_leaves_no_model_file(tmp_path, monkeypatch):
@@ -647,30 +622,6 @@ def test_batch_inference_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file
     result = diabetes_xgboost_batch_inference(model=FlyteFile(str(model_file)), patients=FlyteFile(str(patients)))
     written = pd.read_csv(result.predictions_csv.download())
     assert written[list(FEATURE_TYPES)].values.tolist() == pd.DataFrame(rows).values.tolist()
-
-
-def test_a_read_only_cache_database_is_named(synthetic_csv, monkeypatch):
-    import sqlite3
-
-    import diskcache
-    from flytekit.core.local_cache import LocalTaskCache
-    from flytekit.types.file import FlyteFile
-
-    from flyte.workflows.example import split_traintest_dataset
-    from flyte.workflows.local_cache_errors import LocalCacheUnavailableError
-
-    def read_only(*args, **kwargs):
-        raise sqlite3.OperationalError("attempt to write a readonly database")
-
-    monkeypatch.setattr(diskcache.Cache, "__init__", read_only)
-    monkeypatch.setattr(LocalTaskCache, "_initialized", False)
-    with pytest.raises(LocalCacheUnavailableError) as error:
-        split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
-    folder = Path(os.environ["HOME"]) / ".flyte" / "local-cache"
-    assert str(error.value).startswith(
-        f"flytekit's local cache {folder} cannot be used (OperationalError: attempt to write a readonly database)"
-    )
-    assert "FLYTE_LOCAL_CACHE_ENABLED=false" in str(error.value)
 
 
 @pytest.mark.parametrize("folds, message", [

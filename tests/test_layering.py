@@ -77,7 +77,7 @@ def workflow_modules_imported_by(path: Path) -> set[str]:
 
 def test_the_layout_is_what_this_test_knows():
     assert {"dataset", "model", "schema", "split"} <= set(PLAIN_MODULES)
-    assert {"caching", "datatypes", "files", "local_cache_patch"} <= SUPPORT_MODULES
+    assert {"caching", "datatypes", "files", "flytekit_workarounds"} <= SUPPORT_MODULES
     assert {TASK_MODULE, SCHEDULING_MODULE, "tuning", "inference"} <= set(WORKFLOW_MODULES) - SUPPORT_MODULES
 
 

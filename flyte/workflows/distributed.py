@@ -28,7 +28,10 @@ from flyte.workflows.datatypes import (
     report_output,
 )
 from flyte.workflows.files import dataset_or_bundled, source_of
+from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
+
+apply_flytekit_workarounds()
 
 # The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
 DatasetLocation = FlyteDirectory | FlyteFile

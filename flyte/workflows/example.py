@@ -35,7 +35,10 @@ from flyte.workflows.datatypes import (
     report_output,
 )
 from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
+from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
+
+apply_flytekit_workarounds()
 
 
 class SplitDataset(NamedTuple):

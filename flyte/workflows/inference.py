@@ -10,7 +10,10 @@ from flyte.atomic_write import atomic_output
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
 from flyte.workflows.files import source_of
+from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
+
+apply_flytekit_workarounds()
 
 
 class BatchPredictions(NamedTuple):

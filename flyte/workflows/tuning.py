@@ -24,6 +24,9 @@ from flyte.workflows.datatypes import (
     read_dataframe,
 )
 from flyte.workflows.example import split_traintest_dataset, train_and_evaluate
+from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
+
+apply_flytekit_workarounds()
 
 # Grid points cross-validated at the same time on a cluster; locally they run one after the other.
 PARALLEL_GRID_POINTS = 8
