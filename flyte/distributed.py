@@ -63,6 +63,7 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
             yield client
         return
     with (
+        dask_logs_in_this_process_at_least(logging.ERROR),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -77,6 +78,33 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
     ):
         ship_project_code(client, to_scheduler=False)  # a local cluster's scheduler runs in this process
         yield client
+
+
+@contextmanager
+def dask_logs_in_this_process_at_least(level: int) -> Iterator[None]:
+    """While inside, Dask's loggers in this process (a local cluster's scheduler, nannies and client) log only at
+    `level` and above; their own levels come back on the way out.
+
+    LocalCluster's silence_logs quiets only the handler Dask adds to its `distributed` logger, and Dask adds none
+    when the root logger already has one: a module-level `logging.debug` call in a library (flytekit's click types
+    make one when `--dataset` names a file, not a folder) installs it. Dask's records then reach the root handler at
+    Dask's own level, INFO: every start, connection and shutdown step, with CommClosedError tracebacks of the
+    teardown, above the task's error. A failure of the task itself is raised to the caller, traceback included.
+    """
+    # Its children too: some set their own level (distributed.client, distributed.gc) and ignore their parent's.
+    loggers = [logging.getLogger("distributed")] + [
+        logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if name.startswith("distributed.") and isinstance(logger, logging.Logger)
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, previous in zip(loggers, levels, strict=True):
+            logger.setLevel(previous)
 
 
 def ship_project_code(client: Client, to_scheduler: bool) -> None:

@@ -151,3 +151,22 @@ def test_a_bug_keeps_its_traceback(tmp_path):
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "Traceback" in done.stdout + done.stderr and "ZeroDivisionError" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_distributed_one_class_csv_at_any_worker_count(tmp_path, workers):
+    """One CSV (not a folder: pyflyte's file conversion gives the root logger a handler, which the local cluster's
+    logs then reached) whose rows are all of one class: the split's message alone, however many workers start and
+    stop around it."""
+    rows = synthetic_rows(40)
+    for row in rows:
+        row[-1] = 0
+    csv = write_csv(tmp_path / "one-class.csv", rows)
+    status, lines = pyflyte_run(
+        tmp_path, "distributed:diabetes_xgboost_model_distributed", "--dataset", str(csv), "--workers", str(workers)
+    )
+    assert_reads_on_one_screen(
+        status, lines, "the training split (", "holds only label [0]", "use more data, another seed or another ratio"
+    )
+    text = "\n".join(lines)
+    assert len(lines) <= 15 and "INFO:" not in text and "WARNING:" not in text and "CommClosedError" not in text, text
