@@ -14,6 +14,7 @@ Only load model files you trust: a model file is a pickle and loading it can run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -109,5 +110,18 @@ def _write_patient(path: Path, features: dict[str, int | float]) -> Path:
     return path
 
 
+def main_in_a_pipe() -> int:
+    """main(), ending quietly when the reader of its output goes away (`| head`), by the recipe of Python's docs
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        status = main()
+        sys.stdout.flush()  # a broken pipe shows here, where it can be caught, not in the flush at exit
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: pointed at devnull, that flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_in_a_pipe())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from flyte.model import train_model
 from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
 from flyte.schema import FEATURES, LABEL
 from flyte.versions import installed_versions
-from tests.conftest import synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
 
@@ -179,3 +182,22 @@ def test_command_line_explains_bad_input(model_file, capsys, arguments, message)
         cli_main([str(model_file), *arguments])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_command_line_stops_quietly_when_its_reader_does(model_file, tmp_path):
+    """`python -m flyte.cli --csv ... | head -3` through a real pipe: the three lines, and no BrokenPipeError."""
+    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(20_000)])  # >> a pipe's buffer
+    errors = tmp_path / "stderr.txt"
+    command = (
+        f"{shlex.quote(sys.executable)} -m flyte.cli {shlex.quote(str(model_file))} --csv {shlex.quote(str(patients))}"
+        f" 2>{shlex.quote(str(errors))} | head -3"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=REPO_ROOT, env={"HOME": str(home)}, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and errors.read_text() == "", errors.read_text()
+    header_and_two_rows = expected_predictions(model_file, patients).head(2).to_csv(index=False)
+    assert done.stdout == header_and_two_rows
