@@ -114,3 +114,13 @@ def http_folder(tmp_path):
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    """One S3-compatible object store (SeaweedFS, tests/object_store.py) for the whole session, with a bucket; it
+    starts a server process, so a test that uses it is `slow`. Tests put their objects under keys of their own."""
+    from tests.object_store import running_object_store
+
+    with running_object_store(tmp_path_factory.mktemp("object-store")) as store:
+        yield store
