@@ -58,26 +58,37 @@ def main() -> None:
     predicted = (probability > 0.5).astype("int64")
     print(f"accuracy={float((predicted == test[LABEL].to_numpy()).mean())}")
     if args.same_work:
-        same_work(args.dataset, model, test[LABEL].reset_index(drop=True), predicted, probability)
+        labels = test[LABEL].reset_index(drop=True)
+        same_work(args.dataset, len(train), args.seed, model, labels, predicted, probability)
 
 
-def same_work(dataset, model, labels, predicted, probability) -> None:
-    """The fit step's model file and the score step's metrics and report, without Flyte."""
+def same_work(dataset, training_rows, seed, model, labels, predicted, probability) -> None:
+    """The fit step's model file and the score step's metrics and report (with the model's card), without Flyte."""
     import tempfile
+    from dataclasses import asdict
+    from datetime import UTC, datetime
 
     import pandas as pd
 
     from flyte.dataset import file_sha256
     from flyte.evaluation import evaluate_with_curves
+    from flyte.hyperparameters import Hyperparameters
     from flyte.model import feature_importances
+    from flyte.model_card import ModelCard
     from flyte.model_file import save_model
     from flyte.report import evaluation_report_html
 
     with tempfile.TemporaryDirectory() as folder:
-        save_model(model, file_sha256(dataset), f"{folder}/model.joblib.dat")
+        saved = save_model(model, file_sha256(dataset), f"{folder}/model.joblib.dat")
         predicted, probability = pd.Series(predicted), pd.Series(probability.astype("float64"))
         metrics, curves = evaluate_with_curves(labels, predicted, probability)
-        report = evaluation_report_html(metrics, curves, feature_importances(model))
+        card = ModelCard(
+            dataset_source=dataset, dataset_sha256=saved.training_data_sha256, training_rows=training_rows,
+            test_rows=len(labels), hyperparameters=asdict(Hyperparameters()), seed=seed,
+            library_versions=saved.library_versions, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            execution_id="local",
+        )
+        report = evaluation_report_html(card, metrics, curves, feature_importances(model))
         with open(f"{folder}/evaluation.html", "w") as stream:
             stream.write(report)
     print(f"metrics accuracy={metrics.accuracy}")

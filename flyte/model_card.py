@@ -22,12 +22,13 @@ class ChampionComparison:
 class ModelCard:
     """The model's provenance, shown at the top of its evaluation report."""
 
-    dataset_source: str  # a path or URI, as the user gave it (or the bundled file)
+    # None: the model file does not record it (shown as "not recorded").
+    dataset_source: str | None  # a path or URI, as the user gave it (or the bundled file)
     dataset_sha256: str
-    training_rows: int
+    training_rows: int | None
     test_rows: int
     hyperparameters: dict[str, object]
-    seed: int
+    seed: int | None
     library_versions: dict[str, str]
     trained_at: str  # ISO 8601, UTC
     execution_id: str  # the Flyte execution (project:domain:name), or "local"

@@ -1,25 +1,32 @@
-"""The evaluation metrics, checked against hand-computed values, and the deck of the scoring step, opened as HTML."""
+"""The evaluation metrics, checked against hand-computed values, and the deck of the scoring step, opened as HTML:
+the model's card, its champion comparison, the metrics and the charts."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import math
 import re
 import xml.etree.ElementTree as ElementTree
+from dataclasses import asdict, replace
 from html.parser import HTMLParser
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import xgboost
 from flytekit.loggers import logger as flytekit_logger
 from flytekit.types.file import FlyteFile
 from sklearn import metrics as sklearn_metrics
 from sklearn.model_selection import train_test_split
 
 from flyte.evaluation import Metrics, evaluate_with_curves
+from flyte.hyperparameters import BOOSTERS, Hyperparameters
+from flyte.model_card import ChampionComparison, ModelCard
 from flyte.model_file import load_model
-from flyte.report import SECTIONS, evaluation_report_html
+from flyte.report import SECTIONS, evaluation_report_html, html_page
 from flyte.schema import FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model
 
@@ -27,6 +34,18 @@ from flyte.workflows.example import diabetes_xgboost_model
 LABELS = [0, 0, 1, 1, 1, 0]
 PREDICTED = [0, 1, 1, 0, 1, 0]
 PROBABILITY = [0.1, 0.6, 0.8, 0.4, 0.9, 0.2]
+
+CARD = ModelCard(
+    dataset_source="s3://bucket/data/<patients>.csv",  # the < > must be shown, not read as a tag
+    dataset_sha256="ab" * 32,
+    training_rows=12,
+    test_rows=6,
+    hyperparameters=asdict(Hyperparameters(max_depth=3)),
+    seed=11,
+    library_versions={"xgboost": "9.9.9", "numpy": "1.0"},
+    trained_at="2026-01-02T03:04:05+00:00",
+    execution_id="flytesnacks:development:abc123",
+)
 
 
 def test_metrics_match_hand_computed_values():
@@ -104,7 +123,7 @@ def assert_report_is_complete(html: str, expected: Metrics) -> None:
     for section, heading in SECTIONS.items():
         assert parser.sections[section]["heading"] == [heading]
         images = parser.sections[section]["images"]
-        if section == "metrics":
+        if section in ("model-card", "champion-comparison", "metrics"):
             assert images == []
         else:
             assert len(images) == 1 and _svg_root(images[0]).tag == "{http://www.w3.org/2000/svg}svg"
@@ -117,12 +136,95 @@ def assert_report_is_complete(html: str, expected: Metrics) -> None:
     assert shown["Class balance"].startswith(f"{expected.diabetic_rows} diabetic")
 
 
+def facts(html: str, section: str) -> dict[str, str]:
+    """A label / value table of the report's section, as a dict."""
+    parser = _Sections()
+    parser.feed(html)
+    cells = parser.sections[section]["cells"]
+    return dict(zip(cells[0::2], cells[1::2], strict=True))
+
+
+def report_with(card: ModelCard) -> str:
+    result, curves = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
+    return evaluation_report_html(card, result, curves, {name: float(index) for index, name in enumerate(FEATURES)})
+
+
 def test_report_has_every_section_with_its_chart():
     result, curves = evaluate_with_curves(pd.Series(LABELS), pd.Series(PREDICTED), pd.Series(PROBABILITY))
     importances = {name: float(index) for index, name in enumerate(FEATURES)}
-    html = evaluation_report_html(result, curves, importances)
+    html = evaluation_report_html(CARD, result, curves, importances)
     assert_report_is_complete(html, result)
-    assert html == evaluation_report_html(result, curves, importances)
+    assert html == evaluation_report_html(CARD, result, curves, importances)
+
+
+def test_the_card_shows_where_the_model_came_from():
+    card = replace(CARD, extra={"Workers": "4"})
+    html = report_with(card)
+    assert facts(html, "model-card") == {
+        "Data set": "s3://bucket/data/<patients>.csv",
+        "SHA-256": "ab" * 32,
+        "Training rows": "12",
+        "Test rows": "6",
+        "Settings": "max_depth 3, learning_rate 0.1, n_estimators 100, objective binary:logistic, booster gbtree",
+        "Seed": "11",
+        "Libraries": "xgboost 9.9.9, numpy 1.0",
+        "Trained": "2026-01-02T03:04:05+00:00",
+        "Execution": "flytesnacks:development:abc123",
+        "Workers": "4",
+    }
+    assert "&lt;patients&gt;" in html and "<patients>" not in html
+
+
+def test_the_card_says_what_the_model_file_does_not_record():
+    shown = facts(report_with(replace(CARD, dataset_source=None, training_rows=None, seed=None)), "model-card")
+    assert [shown["Data set"], shown["Training rows"], shown["Seed"]] == ["not recorded"] * 3
+    assert shown["Test rows"] == "6" and shown["SHA-256"] == "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("comparison", "shown"),
+    [
+        (None, None),
+        (
+            ChampionComparison("roc_auc", 0.81234, None, None, True, "no champion yet: the first model is promoted"),
+            {"Decided by": "ROC AUC", "This model": "0.8123", "Champion": "none yet",
+             "Verdict": "better: it becomes the champion", "Why": "no champion yet: the first model is promoted"},
+        ),
+        (
+            ChampionComparison("roc_auc", 0.8, 0.8, "cd" * 32, False, "0.8000 ties the champion's 0.8000"),
+            {"Decided by": "ROC AUC", "This model": "0.8000", "Champion": "0.8000", "Champion SHA-256": "cd" * 32,
+             "Verdict": "not better: the champion stays", "Why": "0.8000 ties the champion's 0.8000"},
+        ),
+        (
+            ChampionComparison("roc_auc", 0.9, 0.7, "cd" * 32, True, "0.9000 beats the champion's 0.7000"),
+            {"Decided by": "ROC AUC", "This model": "0.9000", "Champion": "0.7000", "Champion SHA-256": "cd" * 32,
+             "Verdict": "better: it becomes the champion", "Why": "0.9000 beats the champion's 0.7000"},
+        ),
+        (
+            ChampionComparison("accuracy", 0.75, None, "ef" * 32, False,
+                               "the champion was trained on other columns (glucose, bmi): not comparable"),
+            {"Decided by": "Accuracy", "This model": "0.7500", "Champion": "not scored", "Champion SHA-256": "ef" * 32,
+             "Verdict": "not better: the champion stays",
+             "Why": "the champion was trained on other columns (glucose, bmi): not comparable"},
+        ),
+    ],
+    ids=["not compared", "no champion yet", "tie", "better", "column mismatch"],
+)
+def test_the_champion_comparison_says_which_is_better_and_why(comparison, shown):
+    html = report_with(replace(CARD, comparison=comparison))
+    if shown is None:
+        parser = _Sections()
+        parser.feed(html)
+        assert parser.sections["champion-comparison"]["cells"] == []
+        assert "did not compare the model with a champion" in html
+    else:
+        assert facts(html, "champion-comparison") == shown
+
+
+def test_the_page_fits_a_phone_screen():
+    """Without a viewport, a phone lays the page out 980 px wide and shrinks it (the browser test checks the rest)."""
+    page = html_page("Evaluation", report_with(CARD))
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page.split("</head>")[0]
 
 
 @pytest.fixture
@@ -171,16 +273,33 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert_report_is_complete(page, result.metrics)
 
+    # Its card: the split, settings and libraries of this run, computed here independently.
+    card = facts(page, "model-card")
+    assert card["SHA-256"] == hashlib.sha256(synthetic_csv.read_bytes()).hexdigest()
+    assert card["Test rows"] == str(len(test))
+    defaults = Hyperparameters()
+    assert card["Settings"] == ", ".join(f"{name} {value}" for name, value in asdict(defaults).items())
+    assert card["Seed"] == "3" and card["Execution"] == "local"
+    assert f"xgboost {xgboost.__version__}" in card["Libraries"]
+    assert f"scikit-learn {metadata.version('scikit-learn')}" in card["Libraries"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", card["Trained"]), card["Trained"]
 
-def test_the_importances_axis_label_is_inside_the_chart():
-    """Its ends were cut off when it was one line wider than the 6-inch figure."""
+
+@pytest.mark.parametrize("booster", BOOSTERS)
+def test_the_importances_axis_label_says_what_the_booster_measures_inside_the_chart(booster):
+    """XGBoost's default importance is the gain of a tree model's splits and a linear model's coefficient (the label
+    said "(weights for gblinear)" on every model); its ends were cut off when it was one line wider than the chart."""
     from flyte.report import _importances_figure
 
-    figure = _importances_figure({name: float(index + 1) for index, name in enumerate(FEATURES)})
+    figure = _importances_figure({name: float(index + 1) for index, name in enumerate(FEATURES)}, booster)
     figure.draw_without_rendering()  # lays the figure out (constrained layout) as saving it does
     (axes,) = figure.axes
+    text = axes.xaxis.label.get_text()
+    if booster == "gblinear":
+        assert "coefficient" in text and "gain" not in text
+    else:
+        assert "gain of the feature's splits" in text and "gblinear" not in text and "coefficient" not in text
     label = axes.xaxis.label.get_window_extent()
-    assert axes.xaxis.label.get_text().startswith("mean gain of the feature's splits")
     assert label.x0 >= 0 and label.x1 <= figure.bbox.x1 and label.y0 >= 0, (label, figure.bbox)
 
 

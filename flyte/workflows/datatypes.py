@@ -3,6 +3,8 @@ share."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -11,11 +13,15 @@ from flytekit.types.file import FlyteFile, HTMLPage
 
 from flyte.atomic_write import atomic_output
 from flyte.evaluation import Metrics
+from flyte.hyperparameters import Hyperparameters
+from flyte.model_card import ModelCard
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
 from flyte.workflows.files import file_cache_key
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from flyte.model_file import SavedModel
 
 # Rows of the data set: the 8 features and the label (the training and test splits).
 LabelledPatients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
@@ -76,3 +82,28 @@ def report_output(title: str, html: str, file_name: str) -> HTMLPage:
     with atomic_output(path, f"writing the {title} report") as temporary:
         temporary.write_text(html_page(title, html), encoding="utf-8")
     return HTMLPage(str(path))
+
+
+def model_card(saved: SavedModel, test_rows: int) -> ModelCard:
+    """The card of a model being scored: what its file records (the data set's digest, the library versions) and
+    the classifier's own settings and seed; dated now, in the running execution ("local" in a local run). The model
+    file does not record the data set's source or the training rows yet: None, "not recorded"."""
+    settings = saved.classifier.get_params()
+    execution = current_context().execution_id
+    execution_id = ":".join((execution.project, execution.domain, execution.name))
+    return ModelCard(
+        dataset_source=None,
+        dataset_sha256=saved.training_data_sha256,
+        training_rows=None,
+        test_rows=test_rows,
+        # The user's settings (Hyperparameters) among the classifier's; a gblinear model has no max_depth.
+        hyperparameters={
+            setting.name: settings[setting.name]
+            for setting in fields(Hyperparameters)
+            if settings[setting.name] is not None
+        },
+        seed=settings["random_state"],
+        library_versions=saved.library_versions,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        execution_id="local" if execution_id == "local:local:local" else execution_id,
+    )

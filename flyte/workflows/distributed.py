@@ -25,6 +25,7 @@ from flyte.workflows.datatypes import (
     Evaluation,
     ModelFile,
     TrainedModel,
+    model_card,
     report_output,
 )
 from flyte.workflows.files import dataset_or_bundled, source_of
@@ -127,17 +128,18 @@ def fit_on_dask(
     deck_fields=(),  # only the Evaluation deck
 )
 def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Evaluation:
-    """Predict and score the test parts on the workers; the single-node pipeline's evaluation report is the deck
-    and an output."""
+    """Predict and score the test parts on the workers; the single-node pipeline's evaluation report, headed by the
+    model's card, is the deck and an output."""
     from flyte.distributed import dask_client, evaluate_on_workers
     from flyte.model import feature_importances
     from flyte.model_file import load_model
     from flyte.report import evaluation_report_html
 
-    classifier = load_model(model.download(), source=source_of(model)).classifier
+    saved = load_model(model.download(), source=source_of(model))
     with dask_client(workers, WORKER_MEMORY) as client:
-        metrics, curves = evaluate_on_workers(client, source_of(test), classifier)
-    html = evaluation_report_html(metrics, curves, feature_importances(classifier))
+        metrics, curves = evaluate_on_workers(client, source_of(test), saved.classifier)
+    card = model_card(saved, metrics.test_rows)
+    html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 

@@ -31,6 +31,7 @@ from flyte.workflows.datatypes import (
     ModelFile,
     Predictions,
     TrainedModel,
+    model_card,
     read_dataframe,
     report_output,
 )
@@ -89,14 +90,16 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     deck_fields=(),  # only the Evaluation deck: the inputs are whole tables
 )
 def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluation:
-    """Measure the predictions against the test labels; the evaluation report is the task's deck and an output."""
+    """Measure the predictions against the test labels; the evaluation report, headed by the model's card, is the
+    task's deck and an output."""
     from flyte.model import feature_importances  # imports XGBoost, so only in the tasks that use it
 
     labels = read_dataframe(test)[LABEL]
     predicted = read_dataframe(predictions)
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
-    classifier = load_model(model.download(), source=source_of(model)).classifier
-    html = evaluation_report_html(metrics, curves, feature_importances(classifier))
+    saved = load_model(model.download(), source=source_of(model))
+    card = model_card(saved, metrics.test_rows)
+    html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 
