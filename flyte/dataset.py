@@ -6,7 +6,6 @@ import csv
 import hashlib
 import math
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +79,7 @@ def load_table(path: str | Path, source: str | None = None, columns: dict[str, t
             f"{source}: the file is empty; expected rows of {len(columns)} comma-separated numbers "
             f"({', '.join(columns)})"
         )
-    has_header = [cell.strip().lower() for cell in first_line.split(",")] == list(columns)
+    has_header = [cell.strip().lower() for cell in first_line.split(",", len(columns))] == list(columns)
     try:
         # A stream, not the path: pyarrow would guess a compression from the file name (.gz, .bz2, ...).
         with pa.input_stream(str(path), compression=None) as stream:
@@ -207,8 +206,9 @@ def _refuse_compressed(path: Path, source: str) -> None:
 
 
 def _first_nonblank_line(path: Path) -> str | None:
+    """The first line with more than whitespace, or its first _LONG_LINE characters: enough to tell a header."""
     with open(path, encoding="utf-8-sig", errors="replace") as stream:
-        return next((line for line in stream if line.strip()), None)
+        return next((line for line in iter(lambda: stream.readline(_LONG_LINE), "") if line.strip()), None)
 
 
 def _range_of(name: str) -> PlausibleRange:
@@ -285,6 +285,11 @@ _NUMBER_CELLS = {
 _INT64 = (-(2**63), 2**63 - 1)
 # An undecodable byte as repr() shows it after reading with errors="surrogateescape": \udcff for the byte 0xff.
 _UNDECODED_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
+# A line longer than this is never handed whole to the csv module, which would hold each of its cells as a Python
+# string (a 52 MB line of numbers: 26 million of them); it is read piece by piece, this long each (_overlong_row).
+_LONG_LINE = 1 << 20
+# How much of each cell of such a line is kept: more than any number pyarrow reads, and than a message shows.
+_KEPT_CHARACTERS = 1 << 10
 # pyarrow's message for a cell it could not convert: the column number and the value.
 _ARROW_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", re.S)
 
@@ -294,14 +299,14 @@ def _malformed_row_error(
 ) -> InvalidDatasetError:
     """Describe the first row pyarrow could not parse (wrong column count, a cell that is not a number) by its line,
     column and value; failing that, the cell pyarrow names, found by its column and value."""
-    for line, cells in _numbered_rows(path, source, skip_header=has_header):
+    for line, count, cells in _numbered_rows(path, source, skip_header=has_header, kept_cells=len(columns)):
         hint = (
             " (a header row must be exactly: " + ",".join(columns) + ")"
             if line == 1 and _looks_like_header(cells) else ""
         )
-        if len(cells) != len(columns):
+        if count != len(columns):
             return InvalidDatasetError(
-                f"{source}: row {line} has {len(cells)} columns, expected {len(columns)} ({', '.join(columns)}){hint}"
+                f"{source}: row {line} has {count} columns, expected {len(columns)} ({', '.join(columns)}){hint}"
             )
         for (name, kind), cell in zip(columns.items(), cells, strict=True):
             if cell and not _parses_as(cell, kind):
@@ -310,10 +315,12 @@ def _malformed_row_error(
     if named and int(named[1]) < len(columns):
         name, value = list(columns)[int(named[1])], named[2]
         index = list(columns).index(name)
-        for line, cells in _numbered_rows(path, source, skip_header=has_header):
+        for line, _, cells in _numbered_rows(path, source, skip_header=has_header, kept_cells=index + 1):
             if len(cells) > index and cells[index].strip(" \t") == value.strip(" \t"):
                 return _not_a_number(source, line, name, columns[name], cells[index])
-    return InvalidDatasetError(f"{source}: cannot be read as a CSV of {len(columns)} numeric columns: {error}")
+    reason = str(error)  # pyarrow's, which can quote a whole row
+    reason = reason if len(reason) <= _KEPT_CHARACTERS else f"{reason[:_KEPT_CHARACTERS]}... ({len(reason)} characters)"
+    return InvalidDatasetError(f"{source}: cannot be read as a CSV of {len(columns)} numeric columns: {reason}")
 
 
 def _not_a_number(source: str, line: int, name: str, kind: type, cell: str, hint: str = "") -> InvalidDatasetError:
@@ -324,32 +331,113 @@ def _not_a_number(source: str, line: int, name: str, kind: type, cell: str, hint
     return InvalidDatasetError(f"{source}: row {line}, column '{name}': {problem}; expected {expected}{hint}")
 
 
-def _numbered_rows(path: Path, source: str, skip_header: bool):
-    """Yield (1-based line number where the row starts, cells) for each non-empty CSV row, as pyarrow counts records.
+def _numbered_rows(path: Path, source: str, skip_header: bool, kept_cells: int):
+    """Yield (1-based line number where the row starts, its number of cells, its first `kept_cells` cells) for each
+    non-empty CSV row, as pyarrow counts records.
 
-    Decodes UTF-8 (a leading byte order mark dropped; other undecodable bytes kept as escapes for _shown), and lifts
-    the csv module's field size limit, so that a very long cell is reported like any other.
+    Decodes UTF-8 (a leading byte order mark dropped; other undecodable bytes kept as escapes for _shown). Memory stays
+    bounded whatever the file: a line longer than _LONG_LINE is read piece by piece (_overlong_row), its kept cells
+    cut to _KEPT_CHARACTERS; shorter ones go to the csv module, whose field size limit is lifted to match.
     """
-    previous_limit = csv.field_size_limit(sys.maxsize)
+    previous_limit = csv.field_size_limit(_LONG_LINE)
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as stream:
-            reader = csv.reader(stream)
+            lines_before = 0  # lines read by the readers before this one
             while True:
-                start = reader.line_num + 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as error:
-                    raise InvalidDatasetError(f"{source}: row {start}: not a valid CSV row ({error})") from None
-                if not cells:
-                    continue
-                if skip_header:
-                    skip_header = False
-                    continue
-                yield start, cells
+                reader = csv.reader(_lines_shorter_than_long(stream))
+                while True:
+                    start = lines_before + reader.line_num + 1
+                    try:
+                        cells = next(reader)
+                    except StopIteration:
+                        return
+                    except _OverlongLine as overlong:  # a row of its own; a new reader takes the lines after it
+                        count, cells = _overlong_row(overlong.first_piece, stream, kept_cells)
+                        lines_before = start
+                        if skip_header:
+                            skip_header = False
+                        else:
+                            yield start, count, cells
+                        break
+                    except csv.Error as error:
+                        raise InvalidDatasetError(f"{source}: row {start}: not a valid CSV row ({error})") from None
+                    if not cells:
+                        continue
+                    if skip_header:
+                        skip_header = False
+                        continue
+                    yield start, len(cells), cells[:kept_cells]
     finally:
         csv.field_size_limit(previous_limit)
+
+
+class _OverlongLine(Exception):
+    """A line longer than _LONG_LINE, met while the csv module reads; its first _LONG_LINE characters."""
+
+    def __init__(self, first_piece: str):
+        super().__init__(f"a line longer than {_LONG_LINE} characters")
+        self.first_piece = first_piece
+
+
+def _lines_shorter_than_long(stream):
+    """The stream's lines, for the csv module, up to one longer than _LONG_LINE: that one raises _OverlongLine."""
+    while line := stream.readline(_LONG_LINE):
+        if len(line) == _LONG_LINE and not line.endswith(("\n", "\r")):
+            raise _OverlongLine(line)
+        yield line
+
+
+class _CutCell(str):
+    """The first _KEPT_CHARACTERS of a longer cell, and the cell's real length (for _shown)."""
+
+    length: int
+
+
+def _overlong_row(first_piece: str, stream, kept_cells: int) -> tuple[int, list[str]]:
+    """The number of cells of an overlong line and its first `kept_cells` cells (longer ones as _CutCell), read
+    piece by piece to the line's end. Commas inside double quotes do not separate cells; the quotes are kept."""
+    cells: list[str] = []
+    separators, head, length, quoted = 0, "", 0, False
+
+    def add(text: str) -> None:
+        nonlocal head, length
+        head += text[: max(0, _KEPT_CHARACTERS - len(head))]
+        length += len(text)
+
+    def end_cell() -> None:
+        nonlocal head, length
+        if len(cells) < kept_cells:
+            cells.append(head if length <= len(head) else _cut_cell(head, length))
+        head, length = "", 0
+
+    piece = first_piece
+    while piece:
+        last = piece.endswith(("\n", "\r"))
+        piece = piece.rstrip("\r\n") if last else piece
+        if len(cells) >= kept_cells and not quoted and '"' not in piece:  # only counting left: at C speed
+            separators += piece.count(",")
+        else:
+            position = 0
+            for mark in re.finditer('[",]', piece):
+                if mark[0] == '"':
+                    quoted = not quoted
+                elif not quoted:
+                    add(piece[position : mark.start()])
+                    end_cell()
+                    separators += 1
+                    position = mark.end()
+            add(piece[position:])
+        if last:
+            break
+        piece = stream.readline(_LONG_LINE)
+    end_cell()
+    return separators + 1, cells
+
+
+def _cut_cell(head: str, length: int) -> _CutCell:
+    cell = _CutCell(head)
+    cell.length = length
+    return cell
 
 
 def _parses_as(cell: str, kind: type) -> bool:
@@ -374,13 +462,14 @@ def _looks_like_header(cells: list[str]) -> bool:
 def _shown(cell: str, limit: int = 40) -> str:
     """A cell as quoted in messages: undecodable bytes as \\xNN, a very long cell cut, with its length."""
     text = _UNDECODED_BYTE.sub(r"\\x\1", repr(cell[:limit]))
-    return text if len(cell) <= limit else f"{text}... ({len(cell)} characters)"
+    length = getattr(cell, "length", len(cell))
+    return text if length <= limit else f"{text}... ({length} characters)"
 
 
 def _describe(problem: _Problem, path: Path, source: str, has_header: bool) -> InvalidDatasetError:
     """Turn a problem found in the parsed table into an error naming the file's line number."""
-    rows = _numbered_rows(path, source, skip_header=has_header)
-    line = next(line for index, (line, _) in enumerate(rows) if index == problem.record)
+    rows = _numbered_rows(path, source, skip_header=has_header, kept_cells=0)
+    line = next(line for index, (line, _, _) in enumerate(rows) if index == problem.record)
     return InvalidDatasetError(
         f"{source}: row {line}, column '{problem.column}': {problem.problem}; expected {problem.expected}"
     )

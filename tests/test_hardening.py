@@ -14,6 +14,8 @@ import json
 import lzma
 import math
 import os
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -34,7 +36,7 @@ from flyte.dataset import DuplicateRowsWarning, InvalidDatasetError, count_dupli
 from flyte.hyperparameters import GRID_MAX_POINTS, HyperparameterGrid, Hyperparameters
 from flyte.schema import COLUMNS, FEATURE_TYPES, LABEL, PLAUSIBLE_RANGES
 from flyte.split import load_and_split_table
-from tests.conftest import synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
 
 # ---------------------------------------------------------------------------------------------------------------
 # Settings: every way a dataclass input arrives, refused or accepted alike.
@@ -262,6 +264,66 @@ def test_a_very_long_cell_is_reported_like_any_other(tmp_path, cell):
     message = str(error.value)
     assert message.startswith(f"{path}: row 4, column 'age': value '{cell[:40]}'... ({len(cell)} characters)")
     assert len(message) < 400
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("1," * 1_500_000 + "1", "row 3 has 1500001 columns, expected 9 (pregnancies,"),
+        # Commas inside quotes are not separators: 9 cells, the last 1.5 million characters long.
+        ("6,148,72,35,0,33.6,0.627,50," + '"' + "," * 1_500_000 + '"',
+         "row 3, column 'diabetic': label '\"" + "," * 39 + "'... (1500002 characters); expected 0 or 1"),
+    ],
+)  # fmt: skip
+def test_a_line_too_long_to_split_whole_is_reported_by_row_and_column(tmp_path, line, message):
+    rows = [",".join(map(str, row)) for row in synthetic_rows(4)]
+    path = tmp_path / "long-line.csv"
+    path.write_text("\n".join([*rows[:2], line, *rows[2:]]) + "\n")
+    with pytest.raises(InvalidDatasetError) as error:
+        load_dataset(path)
+    assert str(error.value).startswith(f"{path}: {message}")
+    assert len(str(error.value)) < 400
+
+
+# A 52 MB file of one line: 26 million cells, or 9 of which the last holds nearly all of it.
+FIFTY_TWO_MB_LINES = {
+    "26 million cells": ("1," * 26_000_000 + "1", "row 1 has 26000001 columns, expected 9"),
+    "one 52 MB cell": (
+        "6,148,72,35,0,33.6,0.627,50," + "9" * 52_000_000,
+        f"row 1, column 'diabetic': label '{'9' * 40}'... (52000000 characters); expected 0 or 1",
+    ),
+}
+
+
+@pytest.mark.slow  # a subprocess, for its own peak memory
+@pytest.mark.parametrize("case", FIFTY_TWO_MB_LINES)
+def test_reporting_a_52_mb_line_stays_far_below_the_split_tasks_memory_limit(tmp_path, case):
+    """What the split task runs, in a fresh interpreter that reports its own peak resident set (ru_maxrss): the
+    error's message, and a peak under a quarter of the task's memory limit (it was 2.1 GiB, over the limit)."""
+    from flyte.workflows.example import split_traintest_dataset
+
+    line, message = FIFTY_TWO_MB_LINES[case]
+    path = tmp_path / "one-line.csv"
+    path.write_text(line + "\n")
+    script = (
+        "import resource, sys\n"
+        "from flyte.dataset import InvalidDatasetError\n"
+        "from flyte.split import load_and_split_table\n"
+        "try:\n"
+        "    load_and_split_table(sys.argv[1], 0.33, 7)\n"
+        "except InvalidDatasetError as error:\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    peak_bytes, shown = done.stdout.rstrip("\n").split("\n")
+    assert shown.startswith(f"{path}: {message}")
+    limit = split_traintest_dataset.resources.limits.mem  # "2Gi"
+    limit_bytes = int(limit[:-2]) * {"Mi": 2**20, "Gi": 2**30}[limit[-2:]]
+    assert int(peak_bytes) < limit_bytes / 4, f"peak {int(peak_bytes) / 2**20:.0f} MiB, limit {limit}"
 
 
 def test_quoted_cells_cr_line_endings_and_non_utf8_bytes(tmp_path):
