@@ -12,6 +12,7 @@ imports its own modules only in the directions the layout allows.
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -81,53 +82,64 @@ def test_the_layout_is_what_this_test_knows():
     assert {TASK_MODULE, SCHEDULING_MODULE, "tuning", "inference"} <= set(WORKFLOW_MODULES) - SUPPORT_MODULES
 
 
-@pytest.mark.parametrize("module", ["__init__", *PLAIN_MODULES])
-def test_plain_modules_import_neither_flytekit_nor_the_flyte_layer(module):
-    imports = imported_modules(PACKAGE / f"{module}.py")
-    offending = sorted(
-        name for name in imports if name.split(".")[0] == "flytekit" or name.startswith("flyte.workflows")
+def test_plain_modules_import_neither_flytekit_nor_the_flyte_layer():
+    offending = {
+        f"flyte/{module}.py": sorted(
+            name for name in imported_modules(PACKAGE / f"{module}.py")
+            if name.split(".")[0] == "flytekit" or name.startswith("flyte.workflows")
+        )
+        for module in ["__init__", *PLAIN_MODULES]
+    }
+    offending = {module: names for module, names in offending.items() if names}
+    assert not offending, f"Flyte code belongs in flyte/workflows/: {offending}"
+
+
+# Imports each plain module in turn, then the Flyte layer; prints the modules that brought flytekit in, in order.
+RUN_TIME_PROBE = """
+import importlib, json, sys
+loaded_flytekit = []
+for module in sys.argv[1:]:
+    importlib.import_module(module)
+    if "flytekit" in sys.modules and not loaded_flytekit:
+        loaded_flytekit.append(module)
+print(json.dumps(loaded_flytekit))
+"""
+
+
+@pytest.mark.slow
+def test_importing_the_plain_modules_loads_no_flytekit():
+    """At run time too, through whatever the modules' own imports import (a fresh interpreter); the Flyte layer,
+    imported last, shows that the probe does see flytekit."""
+    modules = [f"flyte.{module}" for module in PLAIN_MODULES] + ["flyte.workflows.datatypes"]
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_TIME_PROBE, *modules], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
-    assert not offending, f"flyte/{module}.py imports {offending}; Flyte code belongs in flyte/workflows/"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("module", PLAIN_MODULES)
-def test_importing_a_plain_module_loads_no_flytekit(module):
-    """At run time too, through whatever the module's own imports import (a fresh interpreter per module)."""
-    probe = f"import sys, flyte.{module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'flytekit'}}))"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]", f"importing flyte.{module} loads flytekit"
+    assert json.loads(done.stdout) == ["flyte.workflows.datatypes"], "this plain module loads flytekit"
 
 
-@pytest.mark.slow
-def test_the_probe_sees_flytekit_when_it_is_imported():
-    """The run-time check above can fail: importing the Flyte layer does load flytekit."""
-    probe = "import sys, flyte.workflows.datatypes; print('flytekit' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == "True", done.stderr
+def test_support_modules_import_only_support_modules():
+    offending = {
+        f"flyte/workflows/{module}.py": sorted(imported - SUPPORT_MODULES)
+        for module in SUPPORT_MODULES
+        if (imported := workflow_modules_imported_by(PACKAGE / "workflows" / f"{module}.py")) - SUPPORT_MODULES
+    }
+    assert not offending
 
 
-@pytest.mark.parametrize("module", sorted(SUPPORT_MODULES))
-def test_support_modules_import_only_support_modules(module):
-    imported = workflow_modules_imported_by(PACKAGE / "workflows" / f"{module}.py")
-    assert imported <= SUPPORT_MODULES, f"flyte/workflows/{module}.py imports {sorted(imported - SUPPORT_MODULES)}"
-
-
-@pytest.mark.parametrize("module", sorted(set(WORKFLOW_MODULES) - SUPPORT_MODULES - {SCHEDULING_MODULE}))
-def test_workflow_modules_share_types_through_support_modules_and_only_tasks_through_example(module):
-    path = PACKAGE / "workflows" / f"{module}.py"
-    allowed = SUPPORT_MODULES if module == TASK_MODULE else SUPPORT_MODULES | {TASK_MODULE}
-    imported = workflow_modules_imported_by(path)
-    assert imported <= allowed, f"flyte/workflows/{module}.py imports {sorted(imported - allowed)}"
-
+def test_workflow_modules_share_types_through_support_modules_and_only_tasks_through_example():
     from flytekit.core.base_task import PythonTask
     from flytekit.core.workflow import WorkflowBase
 
     import flyte.workflows.example as example
 
-    for name in names_imported_from(path, f"flyte.workflows.{TASK_MODULE}"):
-        entity = getattr(example, name)
-        assert isinstance(entity, PythonTask | WorkflowBase), (
-            f"flyte/workflows/{module}.py takes {name} from example.py; shared types and defaults live in datatypes.py"
-        )
+    for module in sorted(set(WORKFLOW_MODULES) - SUPPORT_MODULES - {SCHEDULING_MODULE}):
+        path = PACKAGE / "workflows" / f"{module}.py"
+        allowed = SUPPORT_MODULES if module == TASK_MODULE else SUPPORT_MODULES | {TASK_MODULE}
+        imported = workflow_modules_imported_by(path)
+        assert imported <= allowed, f"flyte/workflows/{module}.py imports {sorted(imported - allowed)}"
+        for name in names_imported_from(path, f"flyte.workflows.{TASK_MODULE}"):
+            assert isinstance(getattr(example, name), PythonTask | WorkflowBase), (
+                f"flyte/workflows/{module}.py takes {name} from example.py; shared types and defaults live in "
+                "datatypes.py"
+            )

@@ -1,6 +1,5 @@
-"""Hyperparameter checks, training and scoring as plain functions."""
+"""Hyperparameter defaults, training and scoring as plain functions (bad settings: tests/test_hardening.py)."""
 
-import re
 from itertools import product
 
 import numpy as np
@@ -22,49 +21,6 @@ def test_defaults_are_the_tutorials():
     )
 
 
-@pytest.mark.parametrize(
-    "settings, message",
-    [
-        ({"max_depth": 0}, "max_depth must be between 1 and 32, got 0"),
-        ({"learning_rate": 0.0}, "learning_rate must be above 0 and at most 1, got 0.0"),
-        ({"learning_rate": -1.0}, "learning_rate must be above 0 and at most 1, got -1.0"),
-        ({"learning_rate": float("nan")}, "learning_rate must be above 0 and at most 1, got nan"),
-        ({"n_estimators": 0}, "n_estimators must be between 1 and 10000, got 0"),
-        ({"objective": "reg:squarederror"}, "objective must be one of binary:logistic, got 'reg:squarederror'"),
-        (
-            {"objective": "binary:hinge"},
-            "objective must be one of binary:logistic, got 'binary:hinge' (it yields 0/1 classes, not the "
-            "probabilities the evaluation, tuning and predictions report)",
-        ),
-        ({"booster": "forest"}, "booster must be one of gbtree, dart, gblinear, got 'forest'"),
-    ],
-)
-def test_out_of_range_hyperparameters_are_refused(settings, message):
-    with pytest.raises(ValueError, match="invalid hyperparameters: " + re.escape(message)):
-        Hyperparameters(**settings)
-
-
-def test_every_problem_is_listed_at_once():
-    with pytest.raises(ValueError, match="max_depth .*; n_estimators .*; booster"):
-        Hyperparameters(max_depth=-1, n_estimators=-1, booster="x")
-
-
-def test_training_and_prediction_match_plain_xgboost():
-    data = pd.DataFrame(synthetic_rows(300, seed=1), columns=list(COLUMNS))
-    train, test = data.iloc[:200], data.iloc[200:]
-    settings = Hyperparameters(max_depth=3, n_estimators=20)
-    predictions = classify(train_model(train, settings, seed=5), test)
-
-    reference = XGBClassifier(max_depth=3, learning_rate=0.1, n_estimators=20, random_state=5)
-    reference.fit(train[list(FEATURES)], train[LABEL])
-    np.testing.assert_array_equal(predictions["predicted"], reference.predict(test[list(FEATURES)]))
-    np.testing.assert_allclose(predictions["probability"], reference.predict_proba(test[list(FEATURES)])[:, 1])
-    assert accuracy(test[LABEL], predictions["predicted"]) == pytest.approx(
-        accuracy_score(test[LABEL], reference.predict(test[list(FEATURES)]))
-    )
-    assert accuracy(test[LABEL], predictions["predicted"]) > 0.8  # the synthetic label is learnable
-
-
 @pytest.mark.parametrize("objective, booster", list(product(OBJECTIVES, BOOSTERS)))
 def test_every_allowed_objective_and_booster_trains_as_plain_xgboost(objective, booster):
     """Each setting gives XGBoost's own model, and the same one on every run (gblinear's default is not)."""
@@ -82,6 +38,9 @@ def test_every_allowed_objective_and_booster_trains_as_plain_xgboost(objective, 
     probability = reference.predict_proba(test[list(FEATURES)])[:, 1]
     np.testing.assert_allclose(predictions["probability"], probability)
     np.testing.assert_array_equal(predictions["predicted"], reference.predict(test[list(FEATURES)]))
+    assert accuracy(test[LABEL], predictions["predicted"]) == accuracy_score(
+        test[LABEL], reference.predict(test[list(FEATURES)])
+    )
     np.testing.assert_allclose(list(feature_importances(model).values()), reference.feature_importances_)
     assert ((probability > 0) & (probability < 1)).all()  # probabilities, not 0/1 classes: the evaluation ranks them
     assert roc_auc_score(test[LABEL], predictions["probability"]) > 0.8  # the synthetic label is learnable

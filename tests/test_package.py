@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from flyteidl.core.literals_pb2 import Literal, LiteralCollection
 from flyteidl.core.types_pb2 import SimpleType
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
-from flytekit.core.resources import Resources
 from flytekitplugins.dask.task import DaskTask
 
 import flyte.workflows.distributed as distributed
@@ -28,7 +26,6 @@ from tests.registration import (
     pyflyte,
     read_package,
 )
-from tests.test_caching import expected_cache_version
 from tests.test_docs import documented_text
 
 IMAGE = "registry.example.com/flyte-xgboost:package-test"
@@ -58,36 +55,12 @@ def test_the_four_tasks_the_workflow_and_both_launch_plans_are_packaged(register
         assert registered.launch_plans[plan].spec.workflow_id.name == WORKFLOW
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_every_task_is_cached_under_a_content_version(registered, name):
-    metadata = registered.tasks[name].template.metadata
-    assert metadata.discoverable
-    assert metadata.discovery_version == expected_cache_version()
-
-
-def discovery_versions(package_: Package) -> dict[str, str]:
-    """The cache version of each cached task."""
-    return {
-        name: spec.template.metadata.discovery_version
-        for name, spec in package_.tasks.items()
-        if spec.template.metadata.discoverable
-    }
-
-
-def test_cache_versions_follow_the_code_not_the_checkout(registered, tmp_path):
-    """Packaging the same code elsewhere keeps every cache version; editing any module changes them all."""
-    copy = tmp_path / "project"
-    shutil.copytree(REPO_ROOT / "flyte", copy / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "same").mkdir()
-    assert discovery_versions(read_package(package(IMAGE, tmp_path / "same", project=copy))) == discovery_versions(
-        registered
-    )
-
-    with (copy / "flyte" / "model.py").open("a") as source:
-        source.write("\n# an edit\n")
-    (tmp_path / "edited").mkdir()
-    edited = discovery_versions(read_package(package(IMAGE, tmp_path / "edited", project=copy)))
-    assert all(edited[name] != version for name, version in discovery_versions(registered).items())
+def test_every_task_is_cached_under_the_version_its_code_has_here(registered):
+    """The version `pyflyte package` computed, in its own process and folder, is the one the tasks have here."""
+    versions = {name: spec.template.metadata.discovery_version
+                for name, spec in registered.tasks.items() if spec.template.metadata.discoverable}
+    assert set(TASKS) <= set(versions)
+    assert set(versions.values()) == {example.fit.metadata.cache_version}
 
 
 def quantity(value: str) -> float:
@@ -97,27 +70,16 @@ def quantity(value: str) -> float:
     return float(number) * units.get(unit, 1)
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_every_task_requests_and_limits_cpu_and_memory_as_declared(registered, name):
-    resources = registered.tasks[name].template.container.resources
-    requests = {entry.name: entry.value for entry in resources.requests}
-    limits = {entry.name: entry.value for entry in resources.limits}
-    declared = getattr(example, short(name)).resources
-    assert isinstance(declared.requests, Resources) and isinstance(declared.limits, Resources)
-    cpu, memory = resources.CPU, resources.MEMORY
-    assert requests == {cpu: declared.requests.cpu, memory: declared.requests.mem}
-    assert limits == {cpu: declared.limits.cpu, memory: declared.limits.mem}
-    for kind in (cpu, memory):
-        assert 0 < quantity(requests[kind]) <= quantity(limits[kind])
-
-
-@pytest.mark.parametrize("name", TASKS)
-def test_every_task_runs_its_own_function_in_the_given_image(registered, name):
-    container = registered.tasks[name].template.container
-    assert container.image == IMAGE
-    assert container.args[0] == "pyflyte-execute"
-    module_and_task = container.args[list(container.args).index("task-module") :]
-    assert module_and_task == ["task-module", "flyte.workflows.example", "task-name", short(name)]
+def test_every_task_requests_and_limits_cpu_and_memory_and_runs_in_the_given_image(registered):
+    """Kubernetes schedules a pod by its requests and caps it at its limits; flytekit's Resources(mem=...) alone
+    would set only the request."""
+    for name, spec in registered.tasks.items():
+        container = spec.template.container
+        assert container.image == IMAGE, name
+        requests = {entry.name: entry.value for entry in container.resources.requests}
+        limits = {entry.name: entry.value for entry in container.resources.limits}
+        for kind in (container.resources.CPU, container.resources.MEMORY):
+            assert 0 < quantity(requests[kind]) <= quantity(limits[kind]), (name, kind)
 
 
 def dataframe_columns(variable) -> list[tuple[str, int]]:
@@ -143,16 +105,16 @@ def test_dataframes_are_typed_with_column_names_and_types(registered):
     assert dataframe_columns(interface("score", "inputs")["test"]) == [(LABEL, SimpleType.INTEGER)]
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_no_task_value_falls_back_to_pickle(registered, name):
+def test_no_task_value_falls_back_to_pickle(registered):
     """flytekit pickles values it has no type for; a registered interface must be fully typed."""
-    interface = registered.tasks[name].template.interface
-    for variable in [*interface.inputs.variables.values(), *interface.outputs.variables.values()]:
-        # An optional input (the dataset) is a union of its type and none.
-        types = variable.type.union_type.variants if variable.type.HasField("union_type") else [variable.type]
-        for literal_type in types:
-            assert literal_type.WhichOneof("type") in {"simple", "blob", "structured_dataset_type"}
-            assert literal_type.blob.format != "PythonPickle"
+    for name in TASKS:
+        interface = registered.tasks[name].template.interface
+        for variable in [*interface.inputs.variables.values(), *interface.outputs.variables.values()]:
+            # An optional input (the dataset) is a union of its type and none.
+            types = variable.type.union_type.variants if variable.type.HasField("union_type") else [variable.type]
+            for literal_type in types:
+                assert literal_type.WhichOneof("type") in {"simple", "blob", "structured_dataset_type"}, name
+                assert literal_type.blob.format != "PythonPickle", name
 
 
 def only_output(registered: Package, task: str) -> str:
@@ -256,6 +218,31 @@ def test_launch_plan_defaults_work_inside_a_cluster(registered, plan):
     assert "/tmp" not in serialized and str(REPO_ROOT) not in serialized
 
 
+# Timeouts: every task ends on a cluster after the documented time (docs/performance.md, Timeouts).
+
+DOCUMENTED_TIMEOUTS = {  # seconds
+    "flyte.workflows.example.split_traintest_dataset": 10 * 60,
+    "flyte.workflows.example.fit": 60 * 60,
+    "flyte.workflows.example.predict": 10 * 60,
+    "flyte.workflows.example.score": 10 * 60,
+    "flyte.workflows.tuning.expand_grid": 5 * 60,
+    "flyte.workflows.tuning.cross_validate_grid_point": 2 * 60 * 60,
+    "flyte.workflows.tuning.choose_hyperparameters": 5 * 60,
+    "flyte.workflows.inference.classify_patients": 15 * 60,
+}
+
+
+def test_every_packaged_task_carries_its_documented_timeout(registered):
+    timeouts = {name: spec.template.metadata.timeout.ToTimedelta().total_seconds()
+                for name, spec in registered.tasks.items()}
+    assert {name: timeouts.get(name) for name in DOCUMENTED_TIMEOUTS} == DOCUMENTED_TIMEOUTS
+    assert all(seconds > 0 for seconds in timeouts.values()), timeouts  # no task without one, new ones included
+    documented = (REPO_ROOT / "docs" / "performance.md").read_text()
+    for name, seconds in DOCUMENTED_TIMEOUTS.items():
+        row = next(line for line in documented.splitlines() if line.startswith(f"| `{name.rsplit('.', 1)[1]}` |"))
+        assert f"| {seconds // 60} min |" in row, row
+
+
 def test_dry_run_registration_with_the_sandbox_config_succeeds(registered):
     done = pyflyte(
         "--config", "flyte.config", "register", "--dry-run", "--copy", "none",
@@ -289,54 +276,21 @@ def test_the_distributed_workflow_its_dask_tasks_and_its_launch_plan_are_package
             assert quantity(limits[spec.template.container.resources.MEMORY]) <= 2 * 2**30, name
 
 
-def kubernetes_resources(resources) -> tuple[dict[str, str], dict[str, str]]:
-    """A flyteidl Resources message as ({name: request}, {name: limit}), names as flytekit spells them."""
-    names = {resources.CPU: "cpu", resources.MEMORY: "mem"}
-    return (
-        {names[entry.name]: entry.value for entry in resources.requests},
-        {names[entry.name]: entry.value for entry in resources.limits},
-    )
-
-
-def declared(requests: Resources | None, limits: Resources | None) -> tuple[dict[str, str], dict[str, str]]:
-    def fields(resources: Resources | None) -> dict[str, str]:
-        return {name: getattr(resources, name) for name in ("cpu", "mem") if resources and getattr(resources, name)}
-
-    return fields(requests), fields(limits)
-
-
-@pytest.mark.parametrize("name", DASK_TASKS)
-def test_each_dask_task_registers_its_cluster_as_declared(registered, name):
-    template = registered.tasks[name].template
-    job, config = dask_job(template), getattr(distributed, short(name)).task_config
-    assert job.workers.number_of_workers == config.workers.number_of_workers >= 1
-    assert kubernetes_resources(job.workers.resources) == declared(config.workers.requests, config.workers.limits)
-    assert kubernetes_resources(job.scheduler.resources) == declared(config.scheduler.requests, config.scheduler.limits)
-    # No image of their own: the plugin then starts the scheduler and workers from the task's, the registered image.
-    assert (job.scheduler.image, job.workers.image) == ("", "")
-    assert template.container.image == IMAGE
-
-
-@pytest.mark.parametrize("name", DASK_TASKS)
-def test_dask_workers_have_the_limits_their_threads_and_memory_limit_come_from(registered, name):
-    """dask.go starts each worker with `--nthreads <CPU limit>` and `--memory-limit <memory limit>` only when the
-    limits are set; without them a worker would size itself from the node, not from its pod."""
-    for pod in ("workers", "scheduler"):
-        requests, limits = kubernetes_resources(getattr(dask_job(registered.tasks[name].template), pod).resources)
-        assert set(requests) == set(limits) == {"cpu", "mem"}, pod
-        for kind in ("cpu", "mem"):
-            assert 0 < quantity(requests[kind]) <= quantity(limits[kind]), (pod, kind)
-
-
-@pytest.mark.parametrize("name", DASK_TASKS)
-def test_each_dask_task_runs_its_own_function_as_the_job_runner(registered, name):
-    """The job runner pod runs the task's container: its own command and its declared resources."""
-    container = registered.tasks[name].template.container
-    assert container.args[0] == "pyflyte-execute"
-    module_and_task = container.args[list(container.args).index("task-module") :]
-    assert module_and_task == ["task-module", DISTRIBUTED_MODULE, "task-name", short(name)]
-    resources = getattr(distributed, short(name)).resources
-    assert kubernetes_resources(container.resources) == declared(resources.requests, resources.limits)
+def test_each_dask_task_asks_for_a_cluster_of_the_image_with_the_limits_its_workers_size_themselves_by(registered):
+    """dask.go starts the scheduler and workers from the task's image when the DaskJob names none, and each worker
+    with `--nthreads <CPU limit>` and `--memory-limit <memory limit>` only when the limits are set; without them a
+    worker would size itself from the node, not from its pod."""
+    for name in DASK_TASKS:
+        template = registered.tasks[name].template
+        job = dask_job(template)
+        assert job.workers.number_of_workers >= 1, name
+        assert (job.scheduler.image, job.workers.image, template.container.image) == ("", "", IMAGE), name
+        for pod in (job.workers, job.scheduler):
+            requests = {entry.name: entry.value for entry in pod.resources.requests}
+            limits = {entry.name: entry.value for entry in pod.resources.limits}
+            assert set(requests) == set(limits) == {pod.resources.CPU, pod.resources.MEMORY}, name
+            for kind in requests:
+                assert 0 < quantity(requests[kind]) <= quantity(limits[kind]), (name, kind)
 
 
 def test_the_distributed_launch_plan_takes_the_worker_count_and_has_no_local_default(registered):
