@@ -98,7 +98,7 @@ cat <<EOF
 
 Built $image. Package and register the workflows with it:
 
-  pyflyte --pkgs flyte.workflows package --image $image --force
+  .venv/bin/pyflyte --pkgs flyte.workflows package --image $image --force
   flytectl --config flytectl.yaml register files --project flytesnacks --domain development --archive flyte-package.tgz --version $version
 
 or both, after checking that flytectl's config exists and is YAML:
@@ -107,5 +107,5 @@ or both, after checking that flytectl's config exists and is YAML:
 
 or, in one step with pyflyte (--copy none: the code comes from the image, as with the archive):
 
-  pyflyte --config flyte.config register --project flytesnacks --domain development --image $image --version $version --copy none flyte/workflows
+  .venv/bin/pyflyte --config flyte.config register --project flytesnacks --domain development --image $image --version $version --copy none flyte/workflows
 EOF

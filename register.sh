@@ -10,7 +10,7 @@ usage() {
   cat <<'USAGE'
 Usage: ./register.sh -i IMAGE [-v VERSION] [-c CONFIG] [-p PROJECT] [-d DOMAIN] [-h]
 
-Runs `pyflyte --pkgs flyte.workflows package --image IMAGE` and then
+Runs `pyflyte --pkgs flyte.workflows package --image IMAGE` (.venv/bin/pyflyte if there is one) and then
 `flytectl --config CONFIG register files ... --archive flyte-package.tgz --version VERSION`.
 
   -i IMAGE     the image the tasks run in, as built by ./docker_build_and_tag.sh
@@ -56,8 +56,13 @@ if [[ -z "$version" ]]; then
 fi
 [[ -f "$config" ]] || die "flytectl config '$config' not found (from $(pwd)); without it flytectl panics with a nil pointer dereference. Pass an existing file with -c"
 [[ "$config" == *.yaml || "$config" == *.yml ]] || die "flytectl reads only YAML configs named .yaml/.yml, not '$config' (flyte.config is pyflyte's INI file; flytectl's is flytectl.yaml)"
-command -v pyflyte >/dev/null || die "pyflyte is not installed; pip install -r requirements.txt in a venv and activate it"
+# The project's venv (the README's install) first: packaging imports the workflows, which need its packages.
+if [[ -x .venv/bin/pyflyte ]]; then
+  pyflyte=.venv/bin/pyflyte
+else
+  pyflyte="$(command -v pyflyte)" || die "pyflyte is not installed: neither .venv/bin/pyflyte (the README's quick start makes it) nor one on PATH"
+fi
 command -v flytectl >/dev/null || die "flytectl is not installed; see https://docs.flyte.org/en/latest/flytectl/overview.html"
 
-pyflyte --pkgs flyte.workflows package --image "$image" --force
+"$pyflyte" --pkgs flyte.workflows package --image "$image" --force
 flytectl --config "$config" register files --project "$project" --domain "$domain" --archive flyte-package.tgz --version "$version"

@@ -217,3 +217,22 @@ def test_register_needs_a_version_when_the_image_has_no_tag(project, tools, imag
     assert done.returncode == 1
     assert "pass -v VERSION" in done.stderr
     assert calls(tools) == []
+
+
+def test_register_packages_with_the_projects_venv_when_pyflyte_is_not_on_path(project, tmp_path):
+    """The README's install makes .venv without activating it: register.sh finds .venv/bin/pyflyte itself."""
+    venv = project / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    stand_in(venv, "pyflyte")
+    flytectl_only = tmp_path / "flytectl-only"
+    flytectl_only.mkdir()
+    stand_in(flytectl_only, "flytectl")
+    without_pyflyte = f"{flytectl_only}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    done = run(project, "-i", "flyte-xgboost:abc", path=without_pyflyte, script="register.sh")
+    assert done.returncode == 0, done.stderr
+    assert calls(venv) == ["pyflyte --pkgs flyte.workflows package --image flyte-xgboost:abc --force"]
+    assert len(calls(flytectl_only)) == 1
+    shutil.rmtree(project / ".venv")
+    done = run(project, "-i", "flyte-xgboost:abc", path=without_pyflyte, script="register.sh")
+    assert done.returncode == 1 and "neither .venv/bin/pyflyte" in done.stderr, done.stderr
+    assert len(calls(flytectl_only)) == 1  # refused before registering anything

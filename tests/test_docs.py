@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import subprocess
 
 import yaml
 from flytekit.configuration import PlatformConfig
@@ -12,6 +13,7 @@ from flytekit.configuration import PlatformConfig
 from tests.conftest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+SCRIPT = "docker_build_and_tag.sh"
 DOCS = [README, *sorted((REPO_ROOT / "docs").glob("*.md"))]
 # A Markdown link or image to a file of the repository: [text](target) or [text](target#anchor).
 LOCAL_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)#\s]+)(?:#[^)]*)?\)")
@@ -75,7 +77,7 @@ FLYTECTL_WITHOUT_ADMIN = re.compile(r"flytectl (demo|sandbox|version|completion|
 
 def documented_commands() -> list[str]:
     """Every line of the docs' code blocks and of the build script that runs pyflyte or flytectl."""
-    sources = [documented_text(), (REPO_ROOT / "docker_build_and_tag.sh").read_text()]
+    sources = [documented_text(), (REPO_ROOT / SCRIPT).read_text()]
     lines = [line.strip().lstrip("$ ") for text in sources for line in text.splitlines()]
     commands = [re.sub(r"^\.venv/bin/", "", line) for line in lines]
     return [command for command in commands if re.match(r"(pyflyte|flytectl) ", command)]
@@ -101,3 +103,53 @@ def test_every_documented_command_that_talks_to_flyte_passes_a_config_its_tool_c
             assert yaml.safe_load(path.read_text())["admin"]["endpoint"]
         else:
             assert PlatformConfig.auto(str(path)).endpoint, command
+
+
+def code_block_commands() -> list[tuple[str, str]]:
+    """(page, line) for every line of the docs' fenced code blocks, a console's `$ ` prompt removed."""
+    found = []
+    for doc in DOCS:
+        inside = False
+        for line in doc.read_text().splitlines():
+            if line.strip().startswith("```"):
+                inside = not inside
+            elif inside:
+                found.append((doc.name, line.strip().removeprefix("$ ")))
+    return found
+
+
+def test_every_documented_python_and_pyflyte_command_runs_from_the_venv_the_readme_makes():
+    """The README's install makes .venv without activating it; a bare `python` or `pyflyte` is another one, without
+    this project's packages (`No module named 'pyarrow'`). The build script prints commands to copy too."""
+    printed = [("docker_build_and_tag.sh", line.strip()) for line in (REPO_ROOT / SCRIPT).read_text().splitlines()]
+    bare = [
+        f"{page}: {command}"
+        for page, command in [*code_block_commands(), *printed]
+        if re.search(r"(?:^|[;&|(]\s*|\$\()(python|pyflyte)\s", command)
+    ]
+    assert not bare
+
+
+def test_files_the_documented_commands_write_are_ignored_by_git():
+    """Following the docs leaves nothing untracked in the clone: what their commands write goes to an ignored
+    folder."""
+    written = {
+        path
+        for _, command in code_block_commands()
+        for path in re.findall(r"(?:--output|--execFile|(?<!\S)>)\s+([\w./-]+)", command)
+    }
+    assert written
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--stdin"], cwd=REPO_ROOT, input="\n".join(sorted(written)), capture_output=True,
+        text=True,
+    ).stdout.split()  # fmt: skip
+    assert sorted(written) == sorted(ignored)
+
+
+def test_every_packaging_command_names_the_image():
+    """Without --image, pyflyte package names flytekit's default image, which has no XGBoost: every task would fail."""
+    commands = [command for _, command in code_block_commands()]
+    commands += re.findall(r"`([^`]*pyflyte [^`]*package[^`]*)`", README.read_text())
+    packaging = [command for command in commands if re.search(r"pyflyte --pkgs \S+ package", command)]
+    assert packaging
+    assert [command for command in packaging if "--image " not in command] == []
