@@ -66,7 +66,6 @@ def same_work(dataset, training_rows, seed, model, labels, predicted, probabilit
     """The fit step's model file and the score step's metrics and report (with the model's card), without Flyte."""
     import tempfile
     from dataclasses import asdict
-    from datetime import UTC, datetime
 
     import pandas as pd
 
@@ -74,21 +73,18 @@ def same_work(dataset, training_rows, seed, model, labels, predicted, probabilit
     from flyte.evaluation import evaluate_with_curves
     from flyte.hyperparameters import Hyperparameters
     from flyte.model import feature_importances
-    from flyte.model_card import ModelCard
-    from flyte.model_file import save_model
+    from flyte.model_file import Provenance, save_model, utc_now
     from flyte.report import evaluation_report_html
 
     with tempfile.TemporaryDirectory() as folder:
-        saved = save_model(model, file_sha256(dataset), f"{folder}/model.joblib.dat")
+        provenance = Provenance(
+            dataset_source=str(dataset), training_rows=training_rows, hyperparameters=asdict(Hyperparameters()),
+            seed=seed, trained_at=utc_now(), execution_id="local",
+        )  # fmt: skip
+        saved = save_model(model, file_sha256(dataset), f"{folder}/model.json", provenance)
         predicted, probability = pd.Series(predicted), pd.Series(probability.astype("float64"))
         metrics, curves = evaluate_with_curves(labels, predicted, probability)
-        card = ModelCard(
-            dataset_source=dataset, dataset_sha256=saved.training_data_sha256, training_rows=training_rows,
-            test_rows=len(labels), hyperparameters=asdict(Hyperparameters()), seed=seed,
-            library_versions=saved.library_versions, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            execution_id="local",
-        )
-        report = evaluation_report_html(card, metrics, curves, feature_importances(model))
+        report = evaluation_report_html(saved.card(len(labels)), metrics, curves, feature_importances(model))
         with open(f"{folder}/evaluation.html", "w") as stream:
             stream.write(report)
     print(f"metrics accuracy={metrics.accuracy}")

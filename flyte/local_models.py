@@ -13,8 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-# The name the training workflows' fit tasks give the model file.
-MODEL_FILE_NAME = "model.joblib.dat"
+from flyte.model_file import MODEL_FILE_NAME
 
 
 class NoLocalModelError(FileNotFoundError):

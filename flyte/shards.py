@@ -46,6 +46,11 @@ class Shards:
     content_key: str
     single_file: bool
 
+    @property
+    def location(self) -> str:
+        """The data set as given: the one CSV, or the folder of shards."""
+        return self.uris[0] if self.single_file else self.uris[0].rsplit("/", 1)[0]
+
 
 @dataclass
 class ShardSplit:

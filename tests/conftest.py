@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from flyte.bundled import BUNDLED_DATASET
+from flyte.model_file import Provenance
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The verified 768-row Pima CSV, as shipped in the package (tests/test_bundled.py checks its SHA-256).
@@ -90,6 +91,15 @@ def write_csv(path: Path, rows: list[list], header: str | None = None) -> Path:
     lines = ([header] if header else []) + [",".join(str(cell) for cell in row) for row in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def provenance(**changes) -> Provenance:
+    """The provenance a fit task would record, for models the tests save themselves."""
+    facts = dict(
+        dataset_source="synthetic rows", training_rows=80, hyperparameters={"max_depth": 2}, seed=4,
+        trained_at="2026-01-01T00:00:00+00:00", execution_id="local",
+    )  # fmt: skip
+    return Provenance(**{**facts, **changes})
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ clusters (small synthetic shards; the tests that start a cluster are marked slow
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -272,9 +273,7 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     assert saved.training_data_sha256 == hashlib.sha256(listing.encode()).hexdigest()
     assert saved.features == FEATURES and set(saved.library_versions) >= {"xgboost", "scikit-learn"}
     assert type(saved.classifier).__name__ == "XGBClassifier"
-    import joblib
-
-    assert joblib.load(first.model.path)["format"] == MODEL_FILE_FORMAT
+    assert json.loads(Path(first.model.path).read_text())["format"] == MODEL_FILE_FORMAT
 
     # The accuracy is that of the saved model on the held-out rows, computed here from the rule.
     held_out = held_out_rows(as_table(rows), 0.33, 7)
@@ -282,6 +281,7 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     predicted = saved.classifier.predict_proba(test[list(FEATURES)])[:, 1] > 0.5
     assert first.accuracy == pytest.approx((predicted == test[LABEL].to_numpy()).mean(), abs=1e-15)
     assert first.metrics.test_rows == len(test)
+    assert saved.provenance.dataset_source == str(folder) and saved.provenance.training_rows == len(rows) - len(test)
 
     # The single-node predict task and the batch inference workflow take the model file as it is.
     predictions = predict(test=StructuredDataset(dataframe=test), model=first.model).open(pd.DataFrame).all()

@@ -104,13 +104,13 @@ def test_tampered_canonical_download(tmp_path, http_folder):
 
 
 def test_bad_model_file(tmp_path):
-    model = tmp_path / "model.joblib.dat"
+    model = tmp_path / "model.json"
     model.write_bytes(b"not a model")
     patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(3)])
     status, lines = pyflyte_run(
         tmp_path, "inference:diabetes_xgboost_batch_inference", "--model", str(model), "--patients", str(patients)
     )
-    assert_reads_on_one_screen(status, lines, f"{model}: cannot be read as a joblib model file")
+    assert_reads_on_one_screen(status, lines, f"{model}: not a model file (not a JSON document")
 
 
 def test_distributed_bad_shard(tmp_path):

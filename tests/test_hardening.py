@@ -35,7 +35,7 @@ from flyte.dataset import DuplicateRowsWarning, InvalidDatasetError, count_dupli
 from flyte.hyperparameters import GRID_MAX_POINTS, HyperparameterGrid, Hyperparameters
 from flyte.schema import COLUMNS, FEATURE_TYPES, LABEL, PLAUSIBLE_RANGES
 from flyte.split import load_and_split_table
-from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
 
 # ---------------------------------------------------------------------------------------------------------------
 # Settings: every way a dataclass input arrives, refused or accepted alike.
@@ -160,7 +160,9 @@ def test_fit_task_takes_hyperparameters_sent_as_a_struct(synthetic_csv):
     from flyte.model_file import load_model
     from flyte.workflows.example import fit, split_traintest_dataset
 
-    train, _, digest = split_traintest_dataset(dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1)
+    train, _, digest, source = split_traintest_dataset(
+        dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.3, seed=1
+    )
     context = FlyteContextManager.current_context()
 
     def inputs(settings: dict) -> LiteralMap:
@@ -171,12 +173,14 @@ def test_fit_task_takes_hyperparameters_sent_as_a_struct(synthetic_csv):
             "hyperparameters": Literal(scalar=Scalar(generic=struct)),
             "seed": TypeEngine.to_literal(context, 1, int, TypeEngine.to_literal_type(int)),
             "dataset_sha256": TypeEngine.to_literal(context, digest, str, TypeEngine.to_literal_type(str)),
+            "dataset_source": TypeEngine.to_literal(context, source, str, TypeEngine.to_literal_type(str)),
         })
 
     outputs = fit.dispatch_execute(context, inputs({"max_depth": 2.0, "n_estimators": 7.0}))
     model_path = TypeEngine.to_python_value(context, outputs.literals["o0"], FlyteFile).download()
-    params = load_model(model_path).classifier.get_params()
-    assert (params["max_depth"], params["n_estimators"]) == (2, 7)
+    saved = load_model(model_path)
+    assert (saved.provenance.hyperparameters["max_depth"], saved.provenance.hyperparameters["n_estimators"]) == (2, 7)
+    assert saved.classifier.get_booster().num_boosted_rounds() == 7
     with pytest.raises(Exception, match="max_depth must be a whole number, got 2.5"):
         fit.dispatch_execute(context, inputs({"max_depth": 2.5}))
     with pytest.raises(Exception, match="unknown Hyperparameters field 'depth'"):
@@ -564,15 +568,22 @@ def full_disk(write):
 
 
 def test_a_full_disk_while_saving_the_model_leaves_no_model_file(tmp_path, monkeypatch):
-    import joblib
-
     from flyte.atomic_write import OutputWriteError
+    from flyte.model import train_model
     from flyte.model_file import save_model
 
-    monkeypatch.setattr(joblib, "dump", full_disk(joblib.dump))
-    path = tmp_path / "model.joblib.dat"
+    classifier = train_model(
+        pd.DataFrame(synthetic_rows(60, seed=2), columns=list(COLUMNS)), Hyperparameters(n_estimators=2), seed=2
+    )
+    def full_disk_write(self, data):  # a few bytes written, then the disk is full
+        with open(self, "wb") as stream:
+            stream.write(data[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk_write)
+    path = tmp_path / "model.json"
     with pytest.raises(OutputWriteError) as error:
-        save_model(object(), "0" * 64, path)
+        save_model(classifier, "0" * 64, path, provenance())
     assert str(error.value) == (f"saving the model file: could not write {path}: No space left on device; "
                                 "nothing was written there")
     assert list(tmp_path.iterdir()) == []
@@ -605,9 +616,11 @@ def model_file(tmp_path) -> Path:
     from flyte.model import train_model
     from flyte.model_file import save_model
 
-    path = tmp_path / "model.joblib.dat"
+    path = tmp_path / "model.json"
     training = pd.DataFrame(synthetic_rows(60, seed=2), columns=list(COLUMNS))
-    save_model(train_model(training, Hyperparameters(max_depth=2, n_estimators=5), seed=2), "0" * 64, path)
+    save_model(
+        train_model(training, Hyperparameters(max_depth=2, n_estimators=5), seed=2), "0" * 64, path, provenance()
+    )
     return path
 
 
@@ -637,7 +650,7 @@ def test_cli_output_on_a_full_disk_is_a_clear_error_and_leaves_no_file(tmp_path,
     err = capsys.readouterr().err
     assert err == (f"error: writing the predictions: could not write {target}: No space left on device; "
                    "nothing was written there\n")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.joblib.dat", "patients.csv"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.json", "patients.csv"]
 
 
 @pytest.mark.parametrize("header", [True, False])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import shlex
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 from flytekit.types.file import FlyteFile
@@ -23,7 +24,7 @@ from flyte.model import train_model
 from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
 from flyte.schema import FEATURES, LABEL
 from flyte.versions import installed_versions
-from tests.conftest import REPO_ROOT, synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
 
@@ -38,8 +39,8 @@ def training_rows() -> pd.DataFrame:
 
 @pytest.fixture
 def model_file(tmp_path, training_rows) -> Path:
-    path = tmp_path / "model.joblib.dat"
-    save_model(train_model(training_rows, SETTINGS, seed=4), TRAINING_DATA_SHA256, path)
+    path = tmp_path / "model.json"
+    save_model(train_model(training_rows, SETTINGS, seed=4), TRAINING_DATA_SHA256, path, provenance())
     return path
 
 
@@ -59,43 +60,44 @@ def test_model_file_records_features_versions_and_training_data_digest(model_fil
     assert saved.library_versions["xgboost"] == xgboost.__version__
     assert saved.library_versions["scikit-learn"] == sklearn.__version__
     assert saved.training_data_sha256 == TRAINING_DATA_SHA256
+    assert saved.provenance == provenance()
+    assert saved.sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
 
 
 def test_loading_a_model_with_other_features_fails_clearly(model_file):
     reordered = (FEATURES[1], FEATURES[0], *FEATURES[2:])
-    with pytest.raises(IncompatibleModelError, match=r"model.joblib.dat: the model was trained on the features "
+    with pytest.raises(IncompatibleModelError, match=r"model.json: the model was trained on the features "
                        r"pregnancies, glucose, .*; expected glucose, pregnancies, .* in this order"):
         load_model(model_file, features=reordered)
 
 
-def test_files_that_are_not_model_files_are_refused(tmp_path, training_rows, patients_csv):
-    bare = tmp_path / "bare.joblib"
-    joblib.dump(train_model(training_rows, SETTINGS, seed=4), bare)
-    with pytest.raises(IncompatibleModelError, match=r"bare.joblib: not a model file of format .*retrain it"):
-        load_model(bare)
-    with pytest.raises(IncompatibleModelError, match=r"patients.csv: cannot be read as a joblib model file"):
+def test_files_that_are_not_model_files_are_refused(tmp_path, patients_csv):
+    with pytest.raises(IncompatibleModelError, match=r"patients.csv: not a model file \(not a JSON document"):
         load_model(patients_csv)
-    with pytest.raises(IncompatibleModelError, match=r"missing.joblib: no such file"):
-        load_model(tmp_path / "missing.joblib")
+    with pytest.raises(IncompatibleModelError, match=r"missing.json: no such file"):
+        load_model(tmp_path / "missing.json")
+    with pytest.raises(IncompatibleModelError, match=rf"{tmp_path}: is a folder"):
+        load_model(tmp_path)
 
 
 def test_a_model_from_other_library_versions_loads_with_a_warning(model_file):
-    content = joblib.load(model_file)
+    content = json.loads(model_file.read_text())
     content["library_versions"] = {**installed_versions(MODEL_LIBRARIES), "xgboost": "0.1"}
-    joblib.dump(content, model_file)
+    model_file.write_text(json.dumps(content))
     with pytest.warns(UserWarning, match=r"trained with xgboost 0.1 \(now .*\); predictions may differ"):
         load_model(model_file)
     content["library_versions"] = installed_versions(MODEL_LIBRARIES)
-    joblib.dump(content, model_file)
+    model_file.write_text(json.dumps(content))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model(model_file)
 
 
 def expected_predictions(model_file: Path, patients_csv: Path) -> pd.DataFrame:
-    """The bare classifier's answers on the CSV read by pandas."""
+    """The bare booster's answers on the CSV read by pandas, loaded by XGBoost from the file's UBJSON bytes."""
     patients = pd.read_csv(patients_csv, header=None, names=list(FEATURES))
-    classifier = joblib.load(model_file)["classifier"]
+    classifier = XGBClassifier()
+    classifier.load_model(bytearray(base64.b64decode(json.loads(model_file.read_text())["booster_ubj_base64"])))
     return patients.assign(
         predicted=classifier.predict(patients), probability=classifier.predict_proba(patients)[:, 1].astype(float)
     )
@@ -140,7 +142,7 @@ def test_batch_inference_cache_follows_the_model_file_content(tmp_path, training
 
     before = run()
     smaller = train_model(training_rows, Hyperparameters(max_depth=1, n_estimators=3), seed=4)
-    save_model(smaller, TRAINING_DATA_SHA256, model_file)
+    save_model(smaller, TRAINING_DATA_SHA256, model_file, provenance())
     assert run() == expected_predictions(model_file, patients_csv)["probability"].tolist() != before
 
 

@@ -62,7 +62,7 @@ def test_no_local_model_says_how_to_train_one(temporary_directory, capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["--which-model"])
     assert exited.value.code == 2
-    assert "error: no model file (model.joblib.dat) from a local run" in capsys.readouterr().err
+    assert "error: no model file (model.json) from a local run" in capsys.readouterr().err
 
 
 def test_which_model_prints_the_path_that_would_be_used(temporary_directory, capsys):

@@ -151,7 +151,7 @@ def test_the_workflow_wires_split_then_train_and_evaluate(registered):
     assert inputs == wired(
         split_traintest_dataset={name: f"inputs.{name}" for name in ("dataset", "test_split_ratio", "seed")},
         train_and_evaluate={
-            **{name: f"{split}.{name}" for name in ("train", "test", "dataset_sha256")},
+            **{name: f"{split}.{name}" for name in ("train", "test", "dataset_sha256", "dataset_source")},
             **{name: f"inputs.{name}" for name in ("hyperparameters", "seed")},
         },
     )
@@ -164,7 +164,9 @@ def test_train_and_evaluate_wires_fit_predict_score(registered):
     inputs, outputs = wiring(sub_workflow)
     model, predictions = only_output(registered, "fit"), only_output(registered, "predict")
     assert inputs == wired(
-        fit={name: f"inputs.{name}" for name in ("train", "hyperparameters", "seed", "dataset_sha256")},
+        fit={
+            name: f"inputs.{name}" for name in ("train", "hyperparameters", "seed", "dataset_sha256", "dataset_source")
+        },
         predict={"test": "inputs.test", "model": f"fit.{model}"},
         score={"test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}"},
     )

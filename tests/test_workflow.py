@@ -24,10 +24,16 @@ from tests.reference import plain_accuracy, plain_model, plain_split
 
 def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
     """Call the four tasks one after the other; return the predictions and the accuracy."""
-    train, test, dataset_sha256 = split_traintest_dataset(
+    train, test, dataset_sha256, dataset_source = split_traintest_dataset(
         dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed
     )
-    model = fit(train=train, hyperparameters=Hyperparameters(), seed=seed, dataset_sha256=dataset_sha256)
+    model = fit(
+        train=train,
+        hyperparameters=Hyperparameters(),
+        seed=seed,
+        dataset_sha256=dataset_sha256,
+        dataset_source=dataset_source,
+    )
     predictions = predict(test=test, model=model)
     return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions, model=model).accuracy
 
@@ -40,10 +46,11 @@ def test_workflow_reproduces_the_plain_libraries_on_the_real_file(real_dataset):
 
 
 def test_tasks_called_directly(synthetic_csv):
-    train, test, dataset_sha256 = split_traintest_dataset(
+    train, test, dataset_sha256, dataset_source = split_traintest_dataset(
         dataset=FlyteFile(str(synthetic_csv)), test_split_ratio=0.25, seed=3
     )
     assert dataset_sha256 == hashlib.sha256(synthetic_csv.read_bytes()).hexdigest()
+    assert dataset_source == str(synthetic_csv)
     train_frame, test_frame = train.open(pd.DataFrame).all(), test.open(pd.DataFrame).all()
     assert (len(train_frame), len(test_frame)) == (150, 50)
     assert list(train_frame.columns) == list(COLUMNS) == list(test_frame.columns)
@@ -53,9 +60,14 @@ def test_tasks_called_directly(synthetic_csv):
         hyperparameters=Hyperparameters(),
         seed=3,
         dataset_sha256="ab" * 32,
+        dataset_source="the given rows",
     )
     model_path = Path(model_file.download())
-    assert model_path.name == "model.joblib.dat" and model_path.parent != Path.cwd()
+    assert model_path.name == "model.json" and model_path.parent != Path.cwd()
+    provenance = load_model(model_path).provenance
+    assert (provenance.dataset_source, provenance.training_rows, provenance.seed) == ("the given rows", 150, 3)
+    assert provenance.hyperparameters == asdict(Hyperparameters())
+    assert provenance.execution_id == "local"
     classifier = XGBClassifier(**asdict(Hyperparameters()), random_state=3).fit(
         train_frame[list(FEATURES)], train_frame[LABEL]
     )

@@ -3,8 +3,7 @@ share."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -14,14 +13,12 @@ from flytekit.types.file import FlyteFile, HTMLPage
 from flyte.atomic_write import atomic_output
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import Hyperparameters
-from flyte.model_card import ModelCard
+from flyte.model_file import Provenance, utc_now
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
 from flyte.workflows.files import file_cache_key
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from flyte.model_file import SavedModel
 
 # Rows of the data set: the 8 features and the label (the training and test splits).
 LabelledPatients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
@@ -32,8 +29,8 @@ Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=fl
 # Patients to classify: their 8 features with the predicted class and probability beside them.
 ClassifiedPatients = Annotated[StructuredDataset, kwtypes(**FEATURE_TYPES, predicted=int, probability=float)]
 
-# A trained model file (flyte.model_file's format).
-ModelFile = FlyteFile[Annotated[str, "joblib"]]
+# A trained model file (flyte.model_file's format: a JSON document).
+ModelFile = FlyteFile[Annotated[str, "json"]]
 # File inputs whose cache key is their content (local files) or their URI (remote files), never a temp path:
 # the training data set, a CSV of patients to classify (features only), and a model file to classify them with.
 DatasetFile = Annotated[FlyteFile, HashMethod(file_cache_key)]
@@ -63,6 +60,27 @@ DEFAULT_TEST_SPLIT_RATIO = 0.33
 DEFAULT_SEED = 7
 
 
+def execution_name() -> str:
+    """The running Flyte execution as project:domain:name, or "local" under a local pyflyte run."""
+    execution = current_context().execution_id
+    name = f"{execution.project}:{execution.domain}:{execution.name}"
+    return "local" if name == "local:local:local" else name
+
+
+def model_provenance(
+    dataset_source: str, training_rows: int, hyperparameters: Hyperparameters, seed: int
+) -> Provenance:
+    """What a fit task records in the model file about where the model came from: now, by this execution."""
+    return Provenance(
+        dataset_source=dataset_source,
+        training_rows=training_rows,
+        hyperparameters=asdict(hyperparameters),
+        seed=seed,
+        trained_at=utc_now(),
+        execution_id=execution_name(),
+    )
+
+
 def read_dataframe(table: StructuredDataset) -> pd.DataFrame:
     """A table input of a task as a pandas DataFrame. pandas is imported here, when a task reads a table, not when a
     workflow module is loaded: every pod and `pyflyte run` load the workflow modules, and not every task needs it."""
@@ -82,28 +100,3 @@ def report_output(title: str, html: str, file_name: str) -> HTMLPage:
     with atomic_output(path, f"writing the {title} report") as temporary:
         temporary.write_text(html_page(title, html), encoding="utf-8")
     return HTMLPage(str(path))
-
-
-def model_card(saved: SavedModel, test_rows: int) -> ModelCard:
-    """The card of a model being scored: what its file records (the data set's digest, the library versions) and
-    the classifier's own settings and seed; dated now, in the running execution ("local" in a local run). The model
-    file does not record the data set's source or the training rows yet: None, "not recorded"."""
-    settings = saved.classifier.get_params()
-    execution = current_context().execution_id
-    execution_id = ":".join((execution.project, execution.domain, execution.name))
-    return ModelCard(
-        dataset_source=None,
-        dataset_sha256=saved.training_data_sha256,
-        training_rows=None,
-        test_rows=test_rows,
-        # The user's settings (Hyperparameters) among the classifier's; a gblinear model has no max_depth.
-        hyperparameters={
-            setting.name: settings[setting.name]
-            for setting in fields(Hyperparameters)
-            if settings[setting.name] is not None
-        },
-        seed=settings["random_state"],
-        library_versions=saved.library_versions,
-        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        execution_id="local" if execution_id == "local:local:local" else execution_id,
-    )

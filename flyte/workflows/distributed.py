@@ -16,7 +16,6 @@ from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
-from flyte.local_models import MODEL_FILE_NAME
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import (
@@ -25,7 +24,7 @@ from flyte.workflows.datatypes import (
     Evaluation,
     ModelFile,
     TrainedModel,
-    model_card,
+    model_provenance,
     report_output,
 )
 from flyte.workflows.files import dataset_or_bundled, source_of
@@ -106,16 +105,22 @@ def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, wor
     task_config=dask_cluster(DEFAULT_WORKERS), cache=PROJECT_CACHE, resources=COORDINATOR, timeout=timedelta(hours=1)
 )
 def fit_on_dask(
-    train: ParquetParts, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str, workers: int
+    train: ParquetParts,
+    hyperparameters: Hyperparameters,
+    seed: int,
+    dataset_sha256: str,
+    dataset_source: str,
+    workers: int,
 ) -> ModelFile:
     """Train with xgboost.dask on the workers and save the model exactly as the single-node fit task does."""
-    from flyte.distributed import dask_client, fit_on_workers
-    from flyte.model_file import save_model
+    from flyte.distributed import dask_client, fit_on_workers, parquet_rows
+    from flyte.model_file import MODEL_FILE_NAME, save_model
 
     with dask_client(workers, WORKER_MEMORY) as client:
         classifier = fit_on_workers(client, source_of(train), hyperparameters, seed)
+    provenance = model_provenance(dataset_source, parquet_rows(source_of(train)), hyperparameters, seed)
     model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
-    save_model(classifier, dataset_sha256, model_path)
+    save_model(classifier, dataset_sha256, model_path, provenance)
     return ModelFile(path=model_path)
 
 
@@ -138,7 +143,7 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Eval
     saved = load_model(model.download(), source=source_of(model))
     with dask_client(workers, WORKER_MEMORY) as client:
         metrics, curves = evaluate_on_workers(client, source_of(test), saved.classifier)
-    card = model_card(saved, metrics.test_rows)
+    card = saved.card(metrics.test_rows)
     html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
@@ -165,7 +170,12 @@ def train_on_dask(
         shards=shards, test_split_ratio=test_split_ratio, seed=seed, workers=workers
     ).with_overrides(task_config=cluster)
     model = fit_on_dask(
-        train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256, workers=workers
+        train=train,
+        hyperparameters=hyperparameters,
+        seed=seed,
+        dataset_sha256=dataset_sha256,
+        dataset_source=shards.location,
+        workers=workers,
     ).with_overrides(task_config=cluster)
     accuracy, metrics, report = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(
         task_config=cluster

@@ -15,8 +15,7 @@ from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.dataset import file_sha256
 from flyte.evaluation import evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
-from flyte.local_models import MODEL_FILE_NAME
-from flyte.model_file import load_model, save_model
+from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.report import evaluation_report_html
 from flyte.schema import LABEL
 from flyte.split import load_and_split_table
@@ -31,7 +30,7 @@ from flyte.workflows.datatypes import (
     ModelFile,
     Predictions,
     TrainedModel,
-    model_card,
+    model_provenance,
     read_dataframe,
     report_output,
 )
@@ -46,6 +45,7 @@ class SplitDataset(NamedTuple):
     train: LabelledPatients
     test: LabelledPatients
     dataset_sha256: str
+    dataset_source: str  # the dataset as given (its path or URI), or the bundled file: for the model card
 
 
 # Timeouts: about 60x or more the 10M-row benchmark of each task (docs/performance.md, Timeouts), so that only a
@@ -58,18 +58,25 @@ def split_traintest_dataset(dataset: DatasetFile | None, test_split_ratio: float
         dataset = dataset_or_bundled(dataset)
         path = fetch_dataset(dataset)
         train, test = load_and_split_table(path, test_split_ratio, seed, source=source_of(dataset))
-    return SplitDataset(StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path))
+    return SplitDataset(
+        StructuredDataset(dataframe=train), StructuredDataset(dataframe=test), file_sha256(path), source_of(dataset)
+    )
 
 
 # Memory limits hold 10M-row data sets with room to spare (measured peaks: docs/performance.md, Memory limits);
 # XGBoost trains on as many threads as the CPU limit allows.
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "3Gi")), timeout=timedelta(hours=1))
-def fit(train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str) -> ModelFile:
-    """Train the classifier and save it, with its features, library versions and dataset digest, as a joblib file."""
+def fit(
+    train: LabelledPatients, hyperparameters: Hyperparameters, seed: int, dataset_sha256: str, dataset_source: str
+) -> ModelFile:
+    """Train the classifier and save it as a model file, with its features, library versions, dataset digest and
+    provenance (flyte.model_file)."""
     from flyte.model import train_model  # imports XGBoost, so only in the tasks that use it
 
+    rows = read_dataframe(train)
+    provenance = model_provenance(dataset_source, len(rows), hyperparameters, seed)
     model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
-    save_model(train_model(read_dataframe(train), hyperparameters, seed), dataset_sha256, model_path)
+    save_model(train_model(rows, hyperparameters, seed), dataset_sha256, model_path, provenance)
     return ModelFile(path=model_path)
 
 
@@ -98,7 +105,7 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
     predicted = read_dataframe(predictions)
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
     saved = load_model(model.download(), source=source_of(model))
-    card = model_card(saved, metrics.test_rows)
+    card = saved.card(metrics.test_rows)
     html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
@@ -106,14 +113,25 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
 
 @workflow
 def train_and_evaluate(
-    train: LabelledPatients, test: LabelledPatients, dataset_sha256: str, hyperparameters: Hyperparameters, seed: int
+    train: LabelledPatients,
+    test: LabelledPatients,
+    dataset_sha256: str,
+    dataset_source: str,
+    hyperparameters: Hyperparameters,
+    seed: int,
 ) -> TrainedModel:
     """fit -> predict -> score: train on the training rows, evaluate on the held-out test rows.
 
     The one training path: every workflow that trains a model on a split runs it (diabetes_xgboost_model with the
     given settings, diabetes_xgboost_tuning with the chosen ones).
     """
-    model = fit(train=train, hyperparameters=hyperparameters, seed=seed, dataset_sha256=dataset_sha256)
+    model = fit(
+        train=train,
+        hyperparameters=hyperparameters,
+        seed=seed,
+        dataset_sha256=dataset_sha256,
+        dataset_source=dataset_source,
+    )
     predictions = predict(test=test, model=model)
     accuracy, metrics, report = score(test=test, predictions=predictions, model=model)
     return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
@@ -127,7 +145,14 @@ def diabetes_xgboost_model(
     hyperparameters: Hyperparameters = Hyperparameters(),
 ) -> TrainedModel:
     """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""
-    train, test, dataset_sha256 = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
+    train, test, dataset_sha256, dataset_source = split_traintest_dataset(
+        dataset=dataset, test_split_ratio=test_split_ratio, seed=seed
+    )
     return train_and_evaluate(
-        train=train, test=test, dataset_sha256=dataset_sha256, hyperparameters=hyperparameters, seed=seed
+        train=train,
+        test=test,
+        dataset_sha256=dataset_sha256,
+        dataset_source=dataset_source,
+        hyperparameters=hyperparameters,
+        seed=seed,
     )

@@ -83,13 +83,20 @@ def diabetes_xgboost_tuning(
     folds: int = 5,
 ) -> TunedModel:
     """Pick XGBoost settings by cross-validated ROC AUC on the training split, then train and evaluate with them."""
-    train, test, dataset_sha256 = split_traintest_dataset(dataset=dataset, test_split_ratio=test_split_ratio, seed=seed)
+    train, test, dataset_sha256, dataset_source = split_traintest_dataset(
+        dataset=dataset, test_split_ratio=test_split_ratio, seed=seed
+    )
     cross_validate_each = map_task(
         partial(cross_validate_grid_point, train=train, folds=folds, seed=seed), concurrency=PARALLEL_GRID_POINTS
     )
     scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
     hyperparameters = choose_hyperparameters(scores=scores)
     model, accuracy, metrics, report = train_and_evaluate(
-        train=train, test=test, dataset_sha256=dataset_sha256, hyperparameters=hyperparameters, seed=seed
+        train=train,
+        test=test,
+        dataset_sha256=dataset_sha256,
+        dataset_source=dataset_source,
+        hyperparameters=hyperparameters,
+        seed=seed,
     )
     return TunedModel(model, accuracy, metrics, report, hyperparameters, scores)
