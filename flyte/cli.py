@@ -8,7 +8,7 @@
 Without MODEL, the model file a local `pyflyte run` trained last (flyte.local_models); --which-model prints its path,
 for commands that need one (batch inference: --model "$(python -m flyte.cli --which-model)").
 
-Only load model files you trust: a model file is a pickle and loading it can run code.
+A model file is plain data (flyte.model_file): loading one runs no code from it; old pickled model files are refused.
 """
 
 from __future__ import annotations
@@ -35,12 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m flyte.cli",
         description="Predict diabetes with a model file written by the diabetes_xgboost_model workflow. "
-        "Give one patient's 8 features as options, or a CSV of patients with --csv. "
-        "Only load model files you trust: they are pickles.",
+        "Give one patient's 8 features as options, or a CSV of patients with --csv.",
     )
     parser.add_argument(
         "model", type=Path, nargs="?",
-        help="model file (model.joblib.dat) from a workflow run; default: the one a local pyflyte run trained last",
+        help="model file (model.json) from a workflow run; default: the one a local pyflyte run trained last",
     )  # fmt: skip
     parser.add_argument(
         "--which-model", action="store_true", help="print the path of the model file that would be used, and exit"

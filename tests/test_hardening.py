@@ -543,8 +543,9 @@ def test_pyflyte_run_takes_whole_floats_and_refuses_fractions_and_unknown_fields
     run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv),
                       "--hyperparameters", '{"max_depth": 2.0, "n_estimators": 5.0}')
     assert run.returncode == 0, run.output
-    params = load_model(run.model).classifier.get_params()
-    assert (params["max_depth"], params["n_estimators"]) == (2, 5)
+    saved = load_model(run.model)
+    assert (saved.provenance.hyperparameters["max_depth"], saved.provenance.hyperparameters["n_estimators"]) == (2, 5)
+    assert saved.classifier.get_booster().num_boosted_rounds() == 5
     for settings, message in [('{"max_depth": 2.5}', "Hyperparameters field max_depth must be a whole number, got 2.5"),
                               ('{"n_estimator": 5}', "unknown Hyperparameters field 'n_estimator'")]:
         run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv), "--hyperparameters", settings)
