@@ -4,7 +4,7 @@ Used by benchmarks/run.py. For each image (this work tree's, and a baseline comm
 code with `pyflyte --pkgs flyte.workflows package --image TAG`, then runs tasks one by one, each as
 `docker run TAG <its serialized command>` with its CPU and memory limits, its inputs written as a literal map file
 (tests/pods.py, as the container and import tests do): the training workflow's four tasks, and the tuning
-workflow's split, expand_grid, one grid point (cross_validate_grid_point, a map task element run by
+workflow's split, expand_grid, one group of grid points (cross_validate_grid_group, a map task element run by
 pyflyte-map-execute) and choose_hyperparameters. A probe mounted into the container (tests/pod_probe, on
 PYTHONPATH; never part of the image) records when the task body starts. After one run of the tasks per image
 (each task's outputs feeding the next), every pod runs again in each round, the two images' runs of the same task
@@ -40,10 +40,10 @@ TUNING = "flyte.workflows.tuning.diabetes_xgboost_tuning"
 # In pod order; the split task runs in both workflows, so it has twice the samples.
 TASKS = (
     "split_traintest_dataset", "fit", "predict", "score",
-    "expand_grid", "cross_validate_grid_point", "choose_hyperparameters",
+    "expand_grid", "cross_validate_grid_group", "choose_hyperparameters",
 )  # fmt: skip
 # Issue #12: these tasks' start-up drops by at least a third.
-TARGET_TASKS = ("split_traintest_dataset", "predict", "cross_validate_grid_point")
+TARGET_TASKS = ("split_traintest_dataset", "predict", "cross_validate_grid_group")
 
 
 @dataclass

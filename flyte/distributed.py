@@ -26,6 +26,7 @@ from fsspec.core import url_to_fs
 from xgboost import XGBClassifier
 from xgboost.dask import DaskXGBClassifier
 
+from flyte.cpus import usable_cpus
 from flyte.evaluation import Curves, Metrics, evaluation_from_counts, log_loss
 from flyte.hyperparameters import Hyperparameters
 from flyte.model import classify, xgboost_settings
@@ -45,8 +46,9 @@ WORKER_START_TIMEOUT_SECONDS = 600
 @contextmanager
 def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
     """A client of the Dask cluster Flyte's Dask plugin started for this task, or, when there is none (a local run),
-    of a local cluster of `workers` single-threaded worker processes, each restarted if it uses more than
-    `worker_memory_limit`. The local cluster is shut down on every way out, failures included.
+    of a local cluster of `workers` worker processes sharing the CPUs this process may use (flyte.cpus.usable_cpus;
+    at least one thread each), each restarted if it uses more than `worker_memory_limit`. The local cluster is shut
+    down on every way out, failures included.
 
     On Kubernetes the Dask operator gives the task's pod the scheduler's address in DASK_SCHEDULER_ADDRESS, which
     Dask reads as its `scheduler-address` setting.
@@ -66,7 +68,7 @@ def dask_client(workers: int, worker_memory_limit: str) -> Iterator[Client]:
         dask_logs_in_this_process_at_least(logging.ERROR),
         LocalCluster(
             n_workers=workers,
-            threads_per_worker=1,
+            threads_per_worker=max(1, usable_cpus() // workers),
             processes=True,
             memory_limit=worker_memory_limit,
             dashboard_address=":0",  # the scheduler's HTTP server on a free port: concurrent runs never clash

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flyte.cpus import usable_cpus
 from flyte.dataset import load_table, warn_about_duplicate_rows
 from flyte.schema import COLUMN_TYPES, LABEL
 
@@ -36,8 +36,9 @@ def load_and_split_table(
         column = parsed.pop(name)  # freed once both parts are taken
         return pc.take(column, train_rows), pc.take(column, test_rows)
 
-    # A random-order take is bound by memory latency, not compute: columns on all cores at once (it releases the GIL).
-    with ThreadPoolExecutor(os.cpu_count()) as workers:
+    # A random-order take is bound by memory latency, not compute: columns on every usable CPU at once (it releases
+    # the GIL).
+    with ThreadPoolExecutor(usable_cpus()) as workers:
         split_columns = dict(zip(columns, workers.map(split_column, list(columns)), strict=True))
     train = pa.table({name: parts[0] for name, parts in split_columns.items()})
     test = pa.table({name: parts[1] for name, parts in split_columns.items()})

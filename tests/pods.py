@@ -178,7 +178,7 @@ def _run_pod(name: str, template, inputs: dict[str, Literal], folder: Path, laun
 
 
 def _short_name(task_name: str) -> str:
-    """flyte.workflows.tuning.map_cross_validate_grid_point_<hash>-arraynode -> cross_validate_grid_point."""
+    """flyte.workflows.tuning.map_cross_validate_grid_group_<hash>-arraynode -> cross_validate_grid_group."""
     name = task_name.rsplit(".", 1)[-1]
     if name.endswith("-arraynode"):
         name = name.removeprefix("map_").removesuffix("-arraynode").rsplit("_", 1)[0]

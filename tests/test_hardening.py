@@ -683,13 +683,14 @@ def test_batch_inference_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file
     (3.0, "folds must be a whole number from 2 to 50, got 3.0"),
 ])
 def test_folds_are_bounded_before_any_training(folds, message, monkeypatch):
-    import flyte.model
-    from flyte.tuning import cross_validate
+    import xgboost
 
-    monkeypatch.setattr(flyte.model, "train_model", lambda *args: pytest.fail("trained before checking folds"))
+    from flyte.tuning import cross_validate_group
+
+    monkeypatch.setattr(xgboost, "train", lambda *args, **kwargs: pytest.fail("trained before checking folds"))
     train = pd.DataFrame(synthetic_rows(2000), columns=list(COLUMNS))
     with pytest.raises(ValueError) as error:
-        cross_validate(train, Hyperparameters(), folds, seed=0)
+        cross_validate_group(train, [Hyperparameters()], folds, seed=0)
     assert str(error.value) == message
 
 

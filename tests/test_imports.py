@@ -43,7 +43,7 @@ TASK_IMPORTS = {
     "predict": XGBOOST,
     "score": XGBOOST | {"matplotlib"},  # the model's feature importances and the report's charts
     "expand_grid": set(),
-    "cross_validate_grid_point": XGBOOST,
+    "cross_validate_grid_group": XGBOOST,
     "choose_hyperparameters": set(),  # its deck is a table, no chart
     "classify_patients": XGBOOST,
 }
@@ -137,7 +137,7 @@ def pods(tmp_path_factory) -> list[Pod]:
 
 def test_every_task_of_the_workflows_ran_as_a_pod(pods):
     assert {pod.task for pod in pods} == set(TASK_IMPORTS)
-    assert {"cross_validate_grid_point[0]", "cross_validate_grid_point[1]"} <= {pod.name for pod in pods}
+    assert {"cross_validate_grid_group[0]", "cross_validate_grid_group[1]"} <= {pod.name for pod in pods}
 
 
 @pytest.mark.parametrize("task", TASK_IMPORTS)

@@ -228,7 +228,7 @@ DOCUMENTED_TIMEOUTS = {  # seconds
     "flyte.workflows.example.predict": 10 * 60,
     "flyte.workflows.example.score": 10 * 60,
     "flyte.workflows.tuning.expand_grid": 5 * 60,
-    "flyte.workflows.tuning.cross_validate_grid_point": 2 * 60 * 60,
+    "flyte.workflows.tuning.cross_validate_grid_group": 2 * 60 * 60,
     "flyte.workflows.tuning.choose_hyperparameters": 5 * 60,
     "flyte.workflows.inference.classify_patients": 15 * 60,
 }

@@ -15,6 +15,7 @@ from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
+from flyte.cpus import size_arrow_pools
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
@@ -32,6 +33,7 @@ from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
+size_arrow_pools()  # pyarrow's threads: the CPUs this task's process may use, not the node's cores
 
 # The training data: a folder of CSV shards or one CSV; a local path, or an s3://, gs://, ... URI on a cluster.
 DatasetLocation = FlyteDirectory | FlyteFile

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from flytekit import Resources, StructuredDataset, current_context, task, workflow
 
 from flyte.arrow_memory import use_releasing_memory_pool
+from flyte.cpus import size_arrow_pools
 from flyte.dataset import file_sha256
 from flyte.evaluation import evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
@@ -39,6 +40,7 @@ from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
+size_arrow_pools()  # pyarrow's threads: the CPUs this task's process may use, not the node's cores
 
 
 class SplitDataset(NamedTuple):

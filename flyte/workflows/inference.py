@@ -7,6 +7,7 @@ from flytekit import Resources, StructuredDataset, current_context, task, workfl
 from flytekit.types.file import FlyteFile
 
 from flyte.atomic_write import atomic_output
+from flyte.cpus import size_arrow_pools
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
 from flyte.workflows.files import source_of
@@ -14,6 +15,7 @@ from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
+size_arrow_pools()  # pyarrow's threads: the CPUs this task's process may use, not the node's cores
 
 
 class BatchPredictions(NamedTuple):

@@ -1,4 +1,5 @@
-"""Tune, then train: split -> cross-validate every grid point (in parallel) -> pick the best -> train_and_evaluate.
+"""Tune, then train: split -> cross-validate the grid, a (max_depth, learning_rate) group per mapped task (in
+parallel) -> pick the best point -> train_and_evaluate.
 
 The final model is trained on the whole training split with the best settings and evaluated once on the test split.
 """
@@ -10,10 +11,11 @@ from typing import NamedTuple
 from flytekit import Deck, Resources, map_task, task, workflow
 from flytekit.types.file import HTMLPage
 
+from flyte.cpus import size_arrow_pools
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import HyperparameterGrid, Hyperparameters
 from flyte.report import cross_validation_html
-from flyte.tuning import CrossValidationScore, best_score, cross_validate
+from flyte.tuning import CrossValidationScore, best_score, cross_validate_group, grid_groups
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import (
     DEFAULT_SEED,
@@ -27,9 +29,15 @@ from flyte.workflows.example import split_traintest_dataset, train_and_evaluate
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 
 apply_flytekit_workarounds()
+size_arrow_pools()  # pyarrow's threads: the CPUs this task's process may use, not the node's cores
 
-# Grid points cross-validated at the same time on a cluster; locally they run one after the other.
-PARALLEL_GRID_POINTS = 8
+# Groups of grid points cross-validated at the same time on a cluster; locally they run one after the other.
+PARALLEL_GRID_GROUPS = 8
+
+
+class ChosenHyperparameters(NamedTuple):
+    hyperparameters: Hyperparameters
+    cross_validation: list[CrossValidationScore]
 
 
 class TunedModel(NamedTuple):
@@ -47,17 +55,19 @@ class TunedModel(NamedTuple):
     resources=Resources(cpu=("100m", "500m"), mem=("256Mi", "512Mi")),
     timeout=timedelta(minutes=5),
 )
-def expand_grid(grid: HyperparameterGrid) -> list[Hyperparameters]:
-    """List every combination of the grid's values, checking each as Hyperparameters."""
-    return grid.points()
+def expand_grid(grid: HyperparameterGrid) -> list[list[Hyperparameters]]:
+    """List every combination of the grid's values, checking each as Hyperparameters, grouped by (max_depth,
+    learning_rate): the points one training per fold scores together."""
+    return grid_groups(grid.points())
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(hours=2))
-def cross_validate_grid_point(
-    train: LabelledPatients, folds: int, seed: int, hyperparameters: Hyperparameters
-) -> CrossValidationScore:
-    """Mean validation ROC AUC of one grid point over stratified folds of the training split; cached per point."""
-    return cross_validate(read_dataframe(train), hyperparameters, folds, seed)
+def cross_validate_grid_group(
+    train: LabelledPatients, folds: int, seed: int, points: list[Hyperparameters]
+) -> list[CrossValidationScore]:
+    """Per-fold and mean validation ROC AUC of each point of one group over stratified folds of the training split;
+    cached per group."""
+    return cross_validate_group(read_dataframe(train), points, folds, seed)
 
 
 @task(
@@ -67,11 +77,13 @@ def cross_validate_grid_point(
     enable_deck=True,
     deck_fields=(),
 )
-def choose_hyperparameters(scores: list[CrossValidationScore]) -> Hyperparameters:
-    """The settings with the highest mean validation ROC AUC; every grid point's scores are shown as the deck."""
+def choose_hyperparameters(group_scores: list[list[CrossValidationScore]]) -> ChosenHyperparameters:
+    """The settings with the highest mean validation ROC AUC, and every grid point's scores in grid order, which
+    are shown as the deck."""
+    scores = [score for group in group_scores for score in group]
     best = best_score(scores)
     Deck("Cross-validation", cross_validation_html(scores, best))
-    return best.hyperparameters
+    return ChosenHyperparameters(best.hyperparameters, scores)
 
 
 @workflow
@@ -87,10 +99,10 @@ def diabetes_xgboost_tuning(
         dataset=dataset, test_split_ratio=test_split_ratio, seed=seed
     )
     cross_validate_each = map_task(
-        partial(cross_validate_grid_point, train=train, folds=folds, seed=seed), concurrency=PARALLEL_GRID_POINTS
+        partial(cross_validate_grid_group, train=train, folds=folds, seed=seed), concurrency=PARALLEL_GRID_GROUPS
     )
-    scores = cross_validate_each(hyperparameters=expand_grid(grid=grid))
-    hyperparameters = choose_hyperparameters(scores=scores)
+    group_scores = cross_validate_each(points=expand_grid(grid=grid))
+    hyperparameters, scores = choose_hyperparameters(group_scores=group_scores)
     model, accuracy, metrics, report = train_and_evaluate(
         train=train,
         test=test,
