@@ -1,5 +1,5 @@
 """The README's quick start, as a new user runs it: its commands exactly as printed, in a fresh copy of the
-repository with nothing beside it and no network.
+repository with nothing beside it and no network; then docs/batch-inference.md's commands the same way.
 
 What this runs and what it does not:
 - The run command of the quick start block runs verbatim (bash, in the copy's root), with a HOME and TMPDIR of
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from flyte.local_models import MODEL_FILE_NAME
 from flyte.model_file import load_model
 from flyte.schema import FEATURES
 from tests.conftest import REPO_ROOT
@@ -119,3 +120,69 @@ def test_the_quick_start_trains_a_model_and_writes_its_report_offline_in_a_fresh
     for section in ("metrics", "confusion-matrix", "roc-curve", "precision-recall-curve", "feature-importances"):
         assert f'id="{section}"' in page, section
     assert page.count("data:image/svg+xml;base64,") == 4
+
+
+def fenced_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(language, lines) of every fenced code block, in order."""
+    return [(language, body.splitlines()) for language, body in re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M)]
+
+
+def console_session(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """A console block's commands (`$ ` lines, with their `\\` continuations) and the output printed under each."""
+    session: list[tuple[str, list[str]]] = []
+    continued = False
+    for line in lines:
+        if line.startswith("$ ") or continued:
+            command = line.removeprefix("$ ")
+            if continued:
+                session[-1] = (session[-1][0] + "\n" + command, [])
+            else:
+                session.append((command, []))
+            continued = line.endswith("\\")
+        elif line.strip():
+            session[-1][1].append(line)
+    return session
+
+
+@pytest.mark.slow
+def test_the_batch_inference_page_runs_as_printed_after_the_quick_start_and_leaves_the_clone_clean(tmp_path):
+    """docs/batch-inference.md in a fresh clone, after the quick start's run: its commands verbatim, their outputs as
+    printed (the CSV of predictions and every console line but the model's temporary path), and no file left that
+    git would list."""
+    clone = fresh_copy(tmp_path / "clone")
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for git in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "clone"]):
+        subprocess.run(["git", *identity, *git], cwd=clone, check=True, capture_output=True)
+    (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)  # stands in for the install
+    (tmp_path / "home").mkdir()
+    (tmp_path / "tmp").mkdir()  # flytekit's run folders, where --which-model looks: this test's alone
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        **without_network(tmp_path / "offline"),
+    }
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+
+    _, train = quick_start_commands()
+    assert run(train).returncode == 0
+    blocks = fenced_blocks((clone / "docs" / "batch-inference.md").read_text())
+    (_, workflow), (_, printed_csv), (_, console) = blocks
+    done = run("\n".join(workflow))
+    assert done.returncode == 0 and "predictions_csv=" in done.stdout, done.stdout + done.stderr
+    model_line = re.compile(rf"model: \S+/{re.escape(MODEL_FILE_NAME)} \(trained last by a local run\)")
+    for command, printed in console_session(console):
+        done = run(command)
+        # The model's line (on stderr; the page shows it once) names flytekit's temporary folder: its form only.
+        models = [line for line in printed + done.stderr.splitlines() if line.startswith("model: ")]
+        assert all(model_line.fullmatch(line) for line in models), models
+        shown = [line for line in (done.stdout + done.stderr).splitlines() if not line.startswith("model: ")]
+        assert shown == [line for line in printed if not line.startswith("model: ")], command
+    assert (clone / "generated" / "predictions.csv").read_text().splitlines() == printed_csv
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True, text=True
+    ).stdout.splitlines()
+    assert status == ["?? .venv"]  # the stand-in link; the venv the install makes is a folder, ignored as .venv/
