@@ -21,7 +21,9 @@ SEED, TEST_SPLIT_RATIO = 7, 0.33
 OUTPUT_ALIASES = {"fit": "model", "predict": "predictions"}
 
 
-def inputs(state: dict, names) -> dict:
+def inputs(state: dict, types: dict) -> dict:
+    """The task's inputs by name: known settings and files, else the earlier steps' outputs (a table's location
+    becomes a StructuredDataset; a str input, such as a data set's source, stays a str)."""
     known = {
         "dataset": lambda: FlyteFile(state["dataset"]),
         "test_split_ratio": lambda: TEST_SPLIT_RATIO,
@@ -31,8 +33,9 @@ def inputs(state: dict, names) -> dict:
     }
     return {
         name: known[name]() if name in known else state[name] if not isinstance(state[name], str)
-        or not state[name].startswith(("/", "file:", "s3:", "gs:")) else StructuredDataset(uri=state[name])
-        for name in names
+        or types[name] is str or not state[name].startswith(("/", "file:", "s3:", "gs:"))
+        else StructuredDataset(uri=state[name])
+        for name in types
     }
 
 
