@@ -144,6 +144,36 @@ def test_a_code_change_rebuilds_only_the_code_layer(image, tmp_path):
     docker("image", "rm", f"{APP}:code-change")
 
 
+# What a task's process runs on: it loads its workflow module (which sizes pyarrow's pools), then reports the CPUs
+# flyte.cpus allows it, pyarrow's pools, the cores it sees, and the threads XGBoost trains on when no n_jobs is given
+# (counted: OpenMP starts a training's extra threads on its first parallel loop and keeps them).
+THREADS_REPORT = """
+import json, os
+import flyte.workflows.example
+import numpy, pyarrow, xgboost
+from flyte.cpus import usable_cpus
+
+threads = lambda: len(os.listdir("/proc/self/task"))
+before = threads()
+rows = numpy.random.default_rng(0).normal(size=(20000, 8))
+xgboost.XGBClassifier(n_estimators=5).fit(rows, rows[:, 0] > 0)
+print(json.dumps({"usable_cpus": usable_cpus(), "arrow_cpu_threads": pyarrow.cpu_count(),
+                  "arrow_io_threads": pyarrow.io_thread_count(), "xgboost_threads": threads() - before + 1,
+                  "cores_seen": os.cpu_count()}))
+"""
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_a_task_sizes_its_threads_to_the_containers_cpu_limit(image, cpus):
+    """Under `docker run --cpus=N` (a pod's CPU limit: a CFS quota, every core still visible) each pool has N
+    threads; XGBoost reads the quota itself."""
+    if cpus > os.cpu_count():
+        pytest.skip(f"--cpus={cpus} needs {cpus} CPUs; this machine has {os.cpu_count()}")
+    report = json.loads(run_in(image, f"python -c '{THREADS_REPORT}'", f"--cpus={cpus}").splitlines()[-1])
+    assert report == {"usable_cpus": cpus, "arrow_cpu_threads": cpus, "arrow_io_threads": cpus,
+                      "xgboost_threads": cpus, "cores_seen": os.cpu_count()}
+
+
 def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> dict[str, Literal]:
     """The workflow's outputs, run node by node as Flyte's propeller would, each task in its own container
     (tests/pods.py): its command and args from the package, CPU and memory capped at its limits."""
