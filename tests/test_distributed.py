@@ -281,6 +281,8 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     predicted = saved.classifier.predict_proba(test[list(FEATURES)])[:, 1] > 0.5
     assert first.accuracy == pytest.approx((predicted == test[LABEL].to_numpy()).mean(), abs=1e-15)
     assert first.metrics.test_rows == len(test)
+    assert f"<td><code>{folder}</code></td>" in report  # the model's card: the data set as given, the split
+    assert f"<th>Training rows</th><td>{len(rows) - len(test)}</td>" in report
     assert saved.provenance.dataset_source == str(folder) and saved.provenance.training_rows == len(rows) - len(test)
 
     # The single-node predict task and the batch inference workflow take the model file as it is.

@@ -253,7 +253,8 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     # metrics.
     data = pd.read_csv(synthetic_csv, header=None, names=[*FEATURES, LABEL])
     _, test = train_test_split(data, test_size=0.25, random_state=3)
-    classifier = load_model(result.model.download()).classifier
+    saved = load_model(result.model.download())
+    classifier = saved.classifier
     probability = classifier.predict_proba(test[list(FEATURES)])[:, 1]
     predicted = classifier.predict(test[list(FEATURES)])
     assert result.accuracy == result.metrics.accuracy == sklearn_metrics.accuracy_score(test[LABEL], predicted)
@@ -273,16 +274,18 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert_report_is_complete(page, result.metrics)
 
-    # Its card: the split, settings and libraries of this run, computed here independently.
+    # Its card: the data set, split, settings and libraries of this run, computed here independently.
     card = facts(page, "model-card")
+    assert card["Data set"] == str(synthetic_csv)
     assert card["SHA-256"] == hashlib.sha256(synthetic_csv.read_bytes()).hexdigest()
-    assert card["Test rows"] == str(len(test))
+    assert (card["Training rows"], card["Test rows"]) == (str(len(data) - len(test)), str(len(test)))
     defaults = Hyperparameters()
     assert card["Settings"] == ", ".join(f"{name} {value}" for name, value in asdict(defaults).items())
     assert card["Seed"] == "3" and card["Execution"] == "local"
     assert f"xgboost {xgboost.__version__}" in card["Libraries"]
     assert f"scikit-learn {metadata.version('scikit-learn')}" in card["Libraries"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", card["Trained"]), card["Trained"]
+    assert card["Trained"] == saved.provenance.trained_at  # when fit trained it, not when score ran
 
 
 @pytest.mark.parametrize("booster", BOOSTERS)
