@@ -534,25 +534,6 @@ def test_near_duplicates_and_signed_zeros(tmp_path):
     assert count_duplicate_rows(load_table(write_csv(tmp_path / "zeros.csv", rows))) == 1
 
 
-@pytest.mark.slow
-def test_pyflyte_run_takes_whole_floats_and_refuses_fractions_and_unknown_fields(tmp_path, synthetic_csv):
-    from flyte.model_file import load_model
-    from tests.test_cli import pyflyte_run
-
-    (tmp_path / "home").mkdir()
-    run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv),
-                      "--hyperparameters", '{"max_depth": 2.0, "n_estimators": 5.0}')
-    assert run.returncode == 0, run.output
-    saved = load_model(run.model)
-    assert (saved.provenance.hyperparameters["max_depth"], saved.provenance.hyperparameters["n_estimators"]) == (2, 5)
-    assert saved.classifier.get_booster().num_boosted_rounds() == 5
-    for settings, message in [('{"max_depth": 2.5}', "Hyperparameters field max_depth must be a whole number, got 2.5"),
-                              ('{"n_estimator": 5}', "unknown Hyperparameters field 'n_estimator'")]:
-        run = pyflyte_run(tmp_path / "home", "--dataset", str(synthetic_csv), "--hyperparameters", settings)
-        assert run.returncode != 0
-        assert message in " ".join(run.output.split())
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Faults: a full disk, a missing output folder; clear errors and no partial output.
 
@@ -707,15 +688,3 @@ def test_duplicate_count_matches_pandas_on_rows_that_repeat_a_lot(tmp_path, seed
     table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 16))
     assert table.column(0).num_chunks > 1
     assert count_duplicate_rows(table) == int(frame.duplicated().sum()) > 10_000
-
-
-@pytest.mark.slow
-def test_pyflyte_run_shows_the_duplicate_rows_warning_in_its_log(tmp_path):
-    from tests.test_cli import pyflyte_run
-
-    rows = synthetic_rows(60)
-    csv = write_csv(tmp_path / "doubled.csv", rows + rows[:7])
-    (tmp_path / "home").mkdir()
-    run = pyflyte_run(tmp_path / "home", "--dataset", str(csv))
-    assert run.returncode == 0, run.output
-    assert f"DuplicateRowsWarning: {csv}: 7 of 67 rows are exact duplicates of an earlier row" in run.output

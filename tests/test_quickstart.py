@@ -6,6 +6,8 @@ What this runs and what it does not:
   its own and every Python process cut off the network (tests/offline.py). It must print a trained model and its
   evaluation report, both files that exist: the model loads, was trained on the copy's bundled data set (its
   recorded SHA-256) and scores what the plain libraries score on it; the report is the evaluation page.
+- docs/batch-inference.md's commands then run as printed in the same clone, on the model that run trained (one
+  run of the quick start for both tests).
 - The install command is not run: it needs a package index and minutes. The copy's `.venv` links to the venv
   running this test instead, and the test checks that this venv stands in for the install: the command makes
   `.venv` and installs `requirements.txt` in hash-checking mode, the lock and the mode of the Dockerfile (and of
@@ -20,6 +22,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,25 +90,49 @@ def test_this_venv_holds_exactly_the_locked_versions():
     assert {name: installed.get(name) for name in runtime} == runtime
 
 
-@pytest.mark.slow
-def test_the_quick_start_trains_a_model_and_writes_its_report_offline_in_a_fresh_copy(tmp_path):
-    clone = fresh_copy(tmp_path / "clone")
-    assert not (tmp_path / "shared").exists()
+@dataclass(frozen=True)
+class QuickStart:
+    """A fresh clone (committed, so that git lists what a run leaves) after the quick start's run command."""
+
+    clone: Path
+    env: dict[str, str]  # a HOME and TMPDIR of its own (flytekit's run folders: this clone's alone), no network
+    output: str  # what the run printed
+
+    def run(self, command: str) -> subprocess.CompletedProcess:
+        """A command in the clone's root, as the docs print it."""
+        return subprocess.run(
+            ["bash", "-c", command], cwd=self.clone, env=self.env, capture_output=True, text=True, timeout=600
+        )
+
+
+@pytest.fixture(scope="module")
+def quick_start(tmp_path_factory) -> QuickStart:
+    """One run of the quick start for this module's tests: it trains the model the docs' next commands use."""
+    folder = tmp_path_factory.mktemp("quick-start")
+    clone = fresh_copy(folder / "clone")
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for git in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "clone"]):
+        subprocess.run(["git", *identity, *git], cwd=clone, check=True, capture_output=True)
     (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)  # stands in for the install
-    (tmp_path / "home").mkdir()
-    (tmp_path / "tmp").mkdir()
+    (folder / "home").mkdir()
+    (folder / "tmp").mkdir()
     env = {
-        "HOME": str(tmp_path / "home"),
-        "TMPDIR": str(tmp_path / "tmp"),
+        "HOME": str(folder / "home"),
+        "TMPDIR": str(folder / "tmp"),
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
-        **without_network(tmp_path / "offline"),
+        **without_network(folder / "offline"),
     }
-    _, run = quick_start_commands()
-    done = subprocess.run(["bash", "-c", run], cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+    _, command = quick_start_commands()
+    done = QuickStart(clone, env, "").run(command)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
+    return QuickStart(clone, env, output)
 
+
+@pytest.mark.slow
+def test_the_quick_start_trains_a_model_and_writes_its_report_offline_in_a_fresh_copy(quick_start):
+    clone, output = quick_start.clone, quick_start.output
     model = Path(re.search(r"\bmodel=([^,\s)]+)", output).group(1))
     dataset = clone / BUNDLED_DATASET
     saved = load_model(model)
@@ -145,30 +172,11 @@ def console_session(lines: list[str]) -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.slow
-def test_the_batch_inference_page_runs_as_printed_after_the_quick_start_and_leaves_the_clone_clean(tmp_path):
+def test_the_batch_inference_page_runs_as_printed_after_the_quick_start_and_leaves_the_clone_clean(quick_start):
     """docs/batch-inference.md in a fresh clone, after the quick start's run: its commands verbatim, their outputs as
     printed (the CSV of predictions and every console line but the model's temporary path), and no file left that
     git would list."""
-    clone = fresh_copy(tmp_path / "clone")
-    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
-    for git in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "clone"]):
-        subprocess.run(["git", *identity, *git], cwd=clone, check=True, capture_output=True)
-    (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)  # stands in for the install
-    (tmp_path / "home").mkdir()
-    (tmp_path / "tmp").mkdir()  # flytekit's run folders, where --which-model looks: this test's alone
-    env = {
-        "HOME": str(tmp_path / "home"),
-        "TMPDIR": str(tmp_path / "tmp"),
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        **without_network(tmp_path / "offline"),
-    }
-
-    def run(command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=600)
-
-    _, train = quick_start_commands()
-    assert run(train).returncode == 0
+    clone, run = quick_start.clone, quick_start.run
     blocks = fenced_blocks((clone / "docs" / "batch-inference.md").read_text())
     (_, workflow), (_, printed_csv), (_, console) = blocks
     done = run("\n".join(workflow))

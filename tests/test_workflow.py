@@ -1,4 +1,5 @@
-"""The tasks called directly and the workflow run in-process, on the real file and on synthetic data."""
+"""The tasks called directly and the workflow run in-process on synthetic data (on the bundled file:
+tests/test_bundled.py); the local cache across in-place edits and deleted outputs."""
 
 import hashlib
 import os
@@ -14,35 +15,12 @@ from flytekit.types.file import FlyteFile
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from xgboost import XGBClassifier
 
-from flyte.hyperparameters import BOOSTERS, Hyperparameters
+from flyte.hyperparameters import Hyperparameters
 from flyte.model_file import load_model
 from flyte.schema import COLUMNS, FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
 from tests.conftest import synthetic_rows, write_csv
 from tests.reference import plain_accuracy, plain_model, plain_split
-
-
-def run_tasks(csv: Path, ratio: float = 0.33, seed: int = 7) -> tuple[pd.DataFrame, float]:
-    """Call the four tasks one after the other; return the predictions and the accuracy."""
-    train, test, dataset_sha256, dataset_source = split_traintest_dataset(
-        dataset=FlyteFile(str(csv)), test_split_ratio=ratio, seed=seed
-    )
-    model = fit(
-        train=train,
-        hyperparameters=Hyperparameters(),
-        seed=seed,
-        dataset_sha256=dataset_sha256,
-        dataset_source=dataset_source,
-    )
-    predictions = predict(test=test, model=model)
-    return predictions.open(pd.DataFrame).all(), score(test=test, predictions=predictions, model=model).accuracy
-
-
-def test_workflow_reproduces_the_plain_libraries_on_the_real_file(real_dataset):
-    result = diabetes_xgboost_model(dataset=FlyteFile(str(real_dataset)))
-    assert result.accuracy == plain_accuracy(real_dataset)
-    saved = load_model(result.model.download())
-    assert saved.training_data_sha256 == hashlib.sha256(real_dataset.read_bytes()).hexdigest()
 
 
 def test_tasks_called_directly(synthetic_csv):
@@ -87,30 +65,20 @@ def test_tasks_called_directly(synthetic_csv):
     assert evaluation.accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
 
 
-@pytest.mark.parametrize("booster", BOOSTERS)
-def test_the_workflow_trains_and_evaluates_every_booster_as_plain_xgboost(synthetic_csv, booster):
-    settings = Hyperparameters(booster=booster)
+def test_the_workflow_trains_and_evaluates_the_linear_booster_as_plain_xgboost(synthetic_csv):
+    """The booster unlike the others all the way through (no trees, its own importances); every booster is checked
+    against plain XGBoost in tests/test_model.py, the default one through the workflow in tests/test_bundled.py."""
+    settings = Hyperparameters(booster="gblinear")
     result = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)), hyperparameters=settings)
 
     # gblinear: no trees, and XGBoost's deterministic linear updater (flyte.model says why).
-    linear = {"max_depth": None, "updater": "coord_descent"} if booster == "gblinear" else {}
     _, x_test, _, y_test = plain_split(synthetic_csv)
-    reference = plain_model(synthetic_csv, booster=booster, **linear)
+    reference = plain_model(synthetic_csv, booster="gblinear", max_depth=None, updater="coord_descent")
     probability = reference.predict_proba(x_test)[:, 1]
     assert result.accuracy == result.metrics.accuracy == accuracy_score(y_test, reference.predict(x_test))
     assert result.metrics.roc_auc == pytest.approx(roc_auc_score(y_test, probability))
     assert result.metrics.log_loss == pytest.approx(log_loss(y_test, probability))
     assert result.metrics.test_rows == len(y_test) and result.metrics.diabetic_rows == int(y_test.sum())
-
-
-def test_runs_are_deterministic(synthetic_csv):
-    from flytekit.core.local_cache import LocalTaskCache
-
-    first = run_tasks(synthetic_csv)
-    LocalTaskCache.clear()
-    second = run_tasks(synthetic_csv)
-    pd.testing.assert_frame_equal(first[0], second[0])
-    assert first[1] == second[1]
 
 
 def test_editing_the_csv_in_place_gives_fresh_results(tmp_path):
@@ -133,23 +101,17 @@ def test_cache_hit_with_deleted_outputs_is_recomputed(synthetic_csv):
     assert again.accuracy == first.accuracy == plain_accuracy(synthetic_csv)
 
 
-def test_failed_run_caches_nothing(tmp_path):
-    rows = synthetic_rows(100)
-    rows[10][COLUMNS.index("glucose")] = -1
-    csv = write_csv(tmp_path / "bad.csv", rows)
-    with pytest.raises(Exception, match=r"row 11, column 'glucose': negative value -1"):
-        diabetes_xgboost_model(dataset=FlyteFile(str(csv)))
-    assert len(diskcache.Cache(os.path.expanduser("~/.flyte/local-cache"))) == 0
-
-
-def test_bad_data_fails_in_the_first_task_before_training(tmp_path, monkeypatch):
+def test_bad_data_fails_in_the_first_task_before_training_and_caches_nothing(tmp_path, monkeypatch):
     import flyte.model
 
     def never_called(*args, **kwargs):
         raise AssertionError("training started on bad data")
 
     monkeypatch.setattr(flyte.model, "train_model", never_called)  # the fit task imports it when it runs
-    csv = write_csv(tmp_path / "labels.csv", [row[:-1] + [3] for row in synthetic_rows(30)])
+    rows = synthetic_rows(100)
+    rows[10][COLUMNS.index("glucose")] = -1
+    csv = write_csv(tmp_path / "bad.csv", rows)
     with pytest.raises(Exception, match="split_traintest_dataset") as error:
         diabetes_xgboost_model(dataset=FlyteFile(str(csv)))
-    assert "row 1, column 'diabetic': label 3; expected 0 or 1" in str(error.value)
+    assert "row 11, column 'glucose': negative value -1" in str(error.value)
+    assert len(diskcache.Cache(os.path.expanduser("~/.flyte/local-cache"))) == 0
