@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
           "rows per worker |")
     print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for rows in args.rows:
-        shards = find_shards(str(synthetic_shards(rows, max(1, rows // SHARD_ROWS), args.workdir)))
+        shards = find_shards(str(synthetic_shards(rows, max(1, rows // SHARD_ROWS), args.workdir)), {})
         with (
             tempfile.TemporaryDirectory(dir=args.workdir) as out,
             dask_client(args.workers, args.memory_limit) as client,

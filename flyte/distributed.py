@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 from distributed import Client, Future, LocalCluster, wait
 from distributed.diagnostics.plugin import UploadFile
-from fsspec.core import url_to_fs
 from xgboost import XGBClassifier
 from xgboost.dask import DaskXGBClassifier
 
@@ -33,6 +32,7 @@ from flyte.model import classify, xgboost_settings
 from flyte.schema import COLUMN_TYPES, FEATURES, LABEL
 from flyte.shards import Shards, ShardSplit, dataset_sha256, split_shard
 from flyte.split import check_both_classes, check_split_settings
+from flyte.storage import StorageOptions, filesystem
 
 # The `flyte` package, shipped to the workers.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -128,10 +128,17 @@ def ship_project_code(client: Client, to_scheduler: bool) -> None:
 
 
 def split_shards(
-    client: Client, shards: Shards, test_split_ratio: float, seed: int, train_uri: str, test_uri: str
+    client: Client,
+    shards: Shards,
+    test_split_ratio: float,
+    seed: int,
+    train_uri: str,
+    test_uri: str,
+    storage_options: StorageOptions,
 ) -> str:
     """Validate and split every shard on the workers into the Parquet folders `train_uri` and `test_uri` (one part
-    per shard and side); return the data set's digest (flyte.shards.dataset_sha256).
+    per shard and side); return the data set's digest (flyte.shards.dataset_sha256). The workers open the shards
+    and the folders with `storage_options` (flyte.storage).
 
     Every shard is checked; the error raised is that of the first bad shard in name order
     (flyte.dataset.InvalidDatasetError). On any failure the two folders are removed: no half-written split is
@@ -139,7 +146,7 @@ def split_shards(
     """
     check_split_settings(test_split_ratio, seed)
     for uri in (train_uri, test_uri):
-        fs, path = url_to_fs(uri)
+        fs, path = filesystem(uri, storage_options)
         fs.makedirs(path, exist_ok=True)
     parts = [f"part-{index:05d}{PART_SUFFIX}" for index in range(len(shards.uris))]
     futures = client.map(
@@ -149,6 +156,7 @@ def split_shards(
         [f"{test_uri}/{part}" for part in parts],
         test_split_ratio=test_split_ratio,
         seed=seed,
+        storage_options=storage_options,
     )
     try:
         wait(futures)  # all of them, so that none writes into the folders after they are removed below
@@ -159,14 +167,14 @@ def split_shards(
             check_both_classes(classes, side, int(per_class.sum()), test_split_ratio, seed)
     except BaseException:
         for uri in (train_uri, test_uri):
-            _remove_folder(uri)
+            _remove_folder(uri, storage_options)
         raise
     return dataset_sha256(splits, shards.single_file)
 
 
-def parquet_parts(uri: str) -> list[str]:
+def parquet_parts(uri: str, storage_options: StorageOptions) -> list[str]:
     """The Parquet parts of a split folder, in name order."""
-    fs, path = url_to_fs(uri)
+    fs, path = filesystem(uri, storage_options)
     names = sorted(
         PurePosixPath(entry).name for entry in fs.ls(path, detail=False) if entry.endswith(PART_SUFFIX)
     )
@@ -175,24 +183,26 @@ def parquet_parts(uri: str) -> list[str]:
     return [f"{uri.rstrip('/')}/{name}" for name in names]
 
 
-def parquet_rows(uri: str) -> int:
+def parquet_rows(uri: str, storage_options: StorageOptions) -> int:
     """The rows of a split folder's Parquet parts, from their footers (no data is read)."""
-    fs, _ = url_to_fs(uri)
     total = 0
-    for part in parquet_parts(uri):
-        with fs.open(url_to_fs(part)[1], "rb") as stream:
+    for part in parquet_parts(uri, storage_options):
+        fs, path = filesystem(part, storage_options)
+        with fs.open(path, "rb") as stream:
             total += pq.read_metadata(stream).num_rows
     return total
 
 
-def read_part(uri: str) -> pd.DataFrame:
+def read_part(uri: str, storage_options: StorageOptions) -> pd.DataFrame:
     """One Parquet part as a pandas frame of the data set's columns."""
-    fs, path = url_to_fs(uri)
+    fs, path = filesystem(uri, storage_options)
     with fs.open(path, "rb") as stream:
         return pq.read_table(stream).to_pandas()
 
 
-def fit_on_workers(client: Client, train_uri: str, hyperparameters: Hyperparameters, seed: int) -> XGBClassifier:
+def fit_on_workers(
+    client: Client, train_uri: str, hyperparameters: Hyperparameters, seed: int, storage_options: StorageOptions
+) -> XGBClassifier:
     """Train with xgboost.dask (the single-node trainer's settings, flyte.model.xgboost_settings, and the hist tree
     method) on the training parts where the workers read them; return it as the single-node pipeline's
     XGBClassifier (same settings, same booster), which predicts without Dask.
@@ -202,8 +212,10 @@ def fit_on_workers(client: Client, train_uri: str, hyperparameters: Hyperparamet
     """
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"].items(), key=lambda item: str(item[1]["name"]))
     frames = [
-        client.submit(read_part, part, workers=[workers[index % len(workers)][0]], allow_other_workers=False)
-        for index, part in enumerate(parquet_parts(train_uri))
+        client.submit(
+            read_part, part, storage_options, workers=[workers[index % len(workers)][0]], allow_other_workers=False
+        )
+        for index, part in enumerate(parquet_parts(train_uri, storage_options))
     ]
     meta = pd.DataFrame({name: pd.Series(dtype="int64" if kind is int else "float64")
                          for name, kind in COLUMN_TYPES.items()})
@@ -229,9 +241,9 @@ class PartialEvaluation:
     log_loss_sum: float
 
 
-def evaluate_part(uri: str, classifier: XGBClassifier) -> PartialEvaluation:
+def evaluate_part(uri: str, classifier: XGBClassifier, storage_options: StorageOptions) -> PartialEvaluation:
     """Predict the test rows of one part and count what the evaluation needs of them."""
-    frame = read_part(uri)
+    frame = read_part(uri, storage_options)
     labels = frame[LABEL].to_numpy()
     predicted = classify(classifier, frame)
     probability = predicted["probability"].to_numpy()
@@ -259,7 +271,9 @@ def merge_evaluations(*parts: PartialEvaluation) -> PartialEvaluation:
     )
 
 
-def evaluate_on_workers(client: Client, test_uri: str, classifier: XGBClassifier) -> tuple[Metrics, Curves]:
+def evaluate_on_workers(
+    client: Client, test_uri: str, classifier: XGBClassifier, storage_options: StorageOptions
+) -> tuple[Metrics, Curves]:
     """The single-node evaluation's metrics and curves, exactly, computed part by part on the workers.
 
     Each part's predictions are reduced to counts per distinct predicted probability, merged in a tree on the
@@ -267,7 +281,9 @@ def evaluate_on_workers(client: Client, test_uri: str, classifier: XGBClassifier
     not by the rows), never the test rows.
     """
     model = client.scatter(classifier, broadcast=True)
-    partials: list[Future] = client.map(evaluate_part, parquet_parts(test_uri), classifier=model)
+    partials: list[Future] = client.map(
+        evaluate_part, parquet_parts(test_uri, storage_options), classifier=model, storage_options=storage_options
+    )
     while len(partials) > 1:
         partials = [
             client.submit(merge_evaluations, *partials[start:start + MERGE_FAN_IN])
@@ -288,7 +304,7 @@ def metrics_and_curves(total: PartialEvaluation) -> tuple[Metrics, Curves]:
     )
 
 
-def _remove_folder(uri: str) -> None:
-    fs, path = url_to_fs(uri)
+def _remove_folder(uri: str, storage_options: StorageOptions) -> None:
+    fs, path = filesystem(uri, storage_options)
     if fs.exists(path):
         fs.rm(path, recursive=True)

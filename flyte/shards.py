@@ -8,7 +8,6 @@ names the shard, its line, the column, the value and what was expected.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ from fsspec.core import url_to_fs
 
 from flyte.dataset import InvalidDatasetError, file_sha256, load_table
 from flyte.schema import COLUMN_TYPES, COLUMNS, LABEL
+from flyte.storage import StorageOptions, filesystem, named_storage_errors, version_facts
 
 SHARD_SUFFIX = ".csv"
-# What a remote store reports about a file that changes when its bytes change (S3, GCS, Azure, HTTP).
-_VERSION_FIELDS = ("size", "ETag", "etag", "md5Hash", "generation", "LastModified", "last_modified", "mtime", "updated")
 # SplitMix64 (Steele, Lea and Flood, 2014): the constants of its increment and of its output mix.
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -62,10 +60,16 @@ class ShardSplit:
     test_labels: list[int]
 
 
-def find_shards(location: str) -> Shards:
+def find_shards(location: str, storage_options: StorageOptions) -> Shards:
     """The shards at `location`: a local or remote (s3://, gs://, ...) folder's *.csv files in name order, or one
-    CSV file. Local files are keyed by content; remote ones by what the store reports (size, ETag, mtime)."""
-    fs, path = url_to_fs(location)
+    CSV file. Local files are keyed by content; remote ones by what the store reports (size, ETag, mtime).
+    A store that refuses the location raises flyte.storage.StorageError."""
+    fs, path = filesystem(location, storage_options)
+    with named_storage_errors(location, storage_options):
+        return _find_shards(location, fs, path)
+
+
+def _find_shards(location: str, fs: fsspec.AbstractFileSystem, path: str) -> Shards:
     if fs.isfile(path):
         return Shards([location], _content_key(fs, [path]), single_file=True)
     if not fs.isdir(path):
@@ -94,11 +98,7 @@ def _content_key(fs: fsspec.AbstractFileSystem, paths: list[str]) -> str:
     digest = hashlib.sha256()
     local = "file" in fs.protocol
     for path in paths:
-        if local:
-            facts = file_sha256(path)
-        else:
-            info = fs.info(path)
-            facts = json.dumps({field: str(info[field]) for field in _VERSION_FIELDS if field in info}, sort_keys=True)
+        facts = file_sha256(path) if local else version_facts(fs, path)
         digest.update(f"{path}\0{facts}\n".encode())
     return digest.hexdigest()
 
@@ -141,37 +141,40 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
-def split_shard(uri: str, train_uri: str, test_uri: str, test_split_ratio: float, seed: int) -> ShardSplit:
+def split_shard(
+    uri: str, train_uri: str, test_uri: str, test_split_ratio: float, seed: int, storage_options: StorageOptions
+) -> ShardSplit:
     """Validate one shard, split its rows by held_out_rows and write the two parts as Parquet files at the given URIs
     (a part with no rows is not written). Errors name the shard."""
-    with local_copy(uri) as path:
+    with local_copy(uri, storage_options) as path:
         table = load_table(path, source=uri, columns=COLUMN_TYPES)
         sha256 = file_sha256(path)
     is_test = pa.array(held_out_rows(table, test_split_ratio, seed))
     counts = []
     for part, part_uri in ((table.filter(pc.invert(is_test)), train_uri), (table.filter(is_test), test_uri)):
         if part.num_rows:
-            _write_parquet(part, part_uri)
+            _write_parquet(part, part_uri, storage_options)
         labels = part.column(LABEL).to_numpy()
         counts.append(np.bincount(labels, minlength=2).tolist())
     return ShardSplit(shard_name(uri), sha256, train_labels=counts[0], test_labels=counts[1])
 
 
 @contextmanager
-def local_copy(uri: str) -> Iterator[str]:
+def local_copy(uri: str, storage_options: StorageOptions) -> Iterator[str]:
     """A local path of the file at `uri`: the file itself if it is local, else a temporary download of it."""
-    fs, path = url_to_fs(uri)
+    fs, path = filesystem(uri, storage_options)
     if "file" in fs.protocol:
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="shard-") as folder:
         local = os.path.join(folder, shard_name(uri))
-        fs.get(path, local)
+        with named_storage_errors(uri, storage_options):
+            fs.get(path, local)
         yield local
 
 
-def _write_parquet(table: pa.Table, uri: str) -> None:
-    fs, path = url_to_fs(uri)
+def _write_parquet(table: pa.Table, uri: str, storage_options: StorageOptions) -> None:
+    fs, path = filesystem(uri, storage_options)
     fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
     with fs.open(path, "wb") as stream:
         pq.write_table(table, stream)

@@ -8,7 +8,8 @@ task's own and the Dask workers'.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -22,6 +23,7 @@ StorageOptions = Mapping[str, Mapping[str, Any]]
 # What a store reports about an object that changes when its bytes change (S3, GCS, Azure, HTTP).
 VERSION_FIELDS = (
     "size", "ETag", "etag", "VersionId", "md5Hash", "generation", "LastModified", "last_modified", "mtime", "updated",
+    "Content-MD5", "Digest", "Last-Modified",
 )
 
 
@@ -54,11 +56,11 @@ def storage_error(uri: str, error: BaseException, endpoint: str | None = None) -
     if isinstance(error, FileNotFoundError):
         if "specified bucket does not exist" in str(error).lower():  # S3's NoSuchBucket
             return StorageError(f"{uri}: {store} has no such bucket; check the bucket's name, or create it")
-        return StorageError(f"{uri}: {store} has no object at that key; check the path (a folder of shards ends in /)")
-    if isinstance(error, PermissionError):
+        return StorageError(f"{uri}: {store} has no object at that key; check the path")
+    if isinstance(error, PermissionError) or type(error).__name__ == "NoCredentialsError":
         return StorageError(
-            f"{uri}: {store} refused the access key (wrong key or secret, or no right to this bucket); set the "
-            "right ones in FLYTE_AWS_ACCESS_KEY_ID and FLYTE_AWS_SECRET_ACCESS_KEY, or the storage section of the "
+            f"{uri}: {store} refused the access key (none, a wrong key or secret, or no right to this bucket); set "
+            "the right ones in FLYTE_AWS_ACCESS_KEY_ID and FLYTE_AWS_SECRET_ACCESS_KEY, or the storage section of the "
             "Flyte config"
         )
     if _is_unanswered(error):
@@ -84,17 +86,25 @@ def _is_unanswered(error: BaseException) -> bool:
     return False
 
 
-def check_readable(uri: str, storage_options: StorageOptions) -> str:
-    """The version facts of the object at remote `uri` (version_facts), asked of its store: so that a missing bucket
-    or object, refused keys or a store that does not answer raise a StorageError before any work starts."""
-    fs, path = filesystem(uri, storage_options)
+@contextmanager
+def named_storage_errors(uri: str, storage_options: StorageOptions) -> Iterator[None]:
+    """Raise what a store refused while reading or writing `uri` inside as a StorageError (storage_error); any other
+    error passes unchanged."""
     try:
-        return version_facts(fs, path)
+        yield
     except Exception as error:
         described = storage_error(uri, error, endpoint_of(storage_options.get(get_protocol(uri), {})))
         if described is None:
             raise
         raise described from error
+
+
+def check_readable(uri: str, storage_options: StorageOptions) -> str:
+    """The version facts of the object at `uri` (version_facts), asked of its store: so that a missing bucket or
+    object, refused keys or a store that does not answer raise a StorageError before any work starts."""
+    fs, path = filesystem(uri, storage_options)
+    with named_storage_errors(uri, storage_options):
+        return version_facts(fs, path)
 
 
 def endpoint_of(options: Mapping[str, Any]) -> str | None:

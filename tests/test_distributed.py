@@ -62,7 +62,7 @@ def single_node_error(csv: Path) -> str:
 
 def read_split(uri: str) -> pd.DataFrame:
     """All rows of a split folder, in a canonical order (sorted by every column)."""
-    frame = pd.concat([read_part(part) for part in parquet_parts(uri)], ignore_index=True)
+    frame = pd.concat([read_part(part, {}) for part in parquet_parts(uri, {})], ignore_index=True)
     return frame.sort_values(list(COLUMNS), ignore_index=True)
 
 
@@ -100,35 +100,35 @@ def test_find_shards_lists_the_csv_files_in_name_order(tmp_path):
     folder = write_shards(tmp_path / "data", synthetic_rows(30), 3)
     (folder / "README.txt").write_text("not a shard")
     (folder / "nested.csv").mkdir()  # a folder, not a file
-    shards = find_shards(str(folder))
+    shards = find_shards(str(folder), {})
     assert shards.uris == [str(folder / f"part-0000{index}.csv") for index in range(3)]
     assert not shards.single_file
-    single = find_shards(str(folder / "part-00001.csv"))
+    single = find_shards(str(folder / "part-00001.csv"), {})
     assert (single.uris, single.single_file) == ([str(folder / "part-00001.csv")], True)
 
 
 def test_the_shards_key_follows_their_content(tmp_path):
     folder = write_shards(tmp_path / "data", synthetic_rows(30), 3)
-    before = find_shards(str(folder)).content_key
-    assert find_shards(str(folder)).content_key == before
+    before = find_shards(str(folder), {}).content_key
+    assert find_shards(str(folder), {}).content_key == before
     rows = synthetic_rows(10)
     rows[0][0] += 1
     write_csv(folder / "part-00002.csv", rows)
-    assert find_shards(str(folder)).content_key != before
+    assert find_shards(str(folder), {}).content_key != before
 
 
 def test_a_folder_without_shards_or_a_missing_path_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidDatasetError, match=r"empty: the folder holds no \*\.csv file"):
-        find_shards(str(tmp_path / "empty"))
+        find_shards(str(tmp_path / "empty"), {})
     with pytest.raises(InvalidDatasetError, match="missing: no such file or folder"):
-        find_shards(str(tmp_path / "missing"))
+        find_shards(str(tmp_path / "missing"), {})
 
 
 def test_the_data_set_digest_is_the_sha256_of_its_sha256sum_listing(tmp_path):
     folder = write_shards(tmp_path / "data", synthetic_rows(40), 2)
     splits = [
-        split_shard(str(folder / name), str(tmp_path / "train" / name), str(tmp_path / "test" / name), 0.5, 1)
+        split_shard(str(folder / name), str(tmp_path / "train" / name), str(tmp_path / "test" / name), 0.5, 1, {})
         for name in ("part-00001.csv", "part-00000.csv")
     ]
     listing = "".join(
@@ -144,7 +144,7 @@ def test_a_bad_shard_is_named_with_its_line_column_and_value(tmp_path):
     rows[6][COLUMNS.index("bmi")] = "abc"
     shard = write_csv(tmp_path / "part-00003.csv", rows)
     with pytest.raises(InvalidDatasetError) as error:
-        split_shard(str(shard), str(tmp_path / "train.parquet"), str(tmp_path / "test.parquet"), 0.3, 7)
+        split_shard(str(shard), str(tmp_path / "train.parquet"), str(tmp_path / "test.parquet"), 0.3, 7, {})
     assert str(error.value) == single_node_error(shard)
     assert str(error.value).startswith(f"{shard}: row 7, column 'bmi': value 'abc' is not a number")
     assert not (tmp_path / "train.parquet").exists() and not (tmp_path / "test.parquet").exists()
@@ -154,7 +154,7 @@ def test_split_shard_writes_the_held_out_rows_as_test_part(tmp_path):
     rows = synthetic_rows(500, seed=2)
     shard = write_csv(tmp_path / "part-00000.csv", rows)
     train_uri, test_uri = str(tmp_path / "train" / "p.parquet"), str(tmp_path / "test" / "p.parquet")
-    split = split_shard(str(shard), train_uri, test_uri, 0.25, 9)
+    split = split_shard(str(shard), train_uri, test_uri, 0.25, 9, {})
     held_out = held_out_rows(as_table(rows), 0.25, 9)
     expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
     pd.testing.assert_frame_equal(pq.read_table(test_uri).to_pandas(), expected_test, check_dtype=False)
@@ -175,7 +175,7 @@ def test_merged_part_evaluations_equal_the_single_node_evaluation(tmp_path):
     for index, rows_of_part in enumerate(np.array_split(np.arange(len(test)), 5)):
         path = tmp_path / f"part-{index}.parquet"
         pq.write_table(pa.Table.from_pandas(test.iloc[rows_of_part], preserve_index=False), path)
-        parts.append(evaluate_part(str(path), classifier))
+        parts.append(evaluate_part(str(path), classifier, {}))
     merged = merge_evaluations(merge_evaluations(*parts[:2]), merge_evaluations(*parts[2:]))
     metrics, curves = metrics_and_curves(merged)
     predicted = classify(classifier, test)
@@ -217,7 +217,8 @@ def test_the_split_is_the_same_whatever_the_worker_and_shard_count(tmp_path):
         out = tmp_path / f"out-{workers}"
         with dask_client(workers, "1GiB") as client:
             assert len(client.scheduler_info()["workers"]) == workers
-            digest = split_shards(client, find_shards(str(location)), 0.33, 7, str(out / "train"), str(out / "test"))
+            shards = find_shards(str(location), {})
+            digest = split_shards(client, shards, 0.33, 7, str(out / "train"), str(out / "test"), {})
         splits[workers] = read_split(str(out / "train")), read_split(str(out / "test")), digest
     held_out = held_out_rows(as_table(rows), 0.33, 7)
     expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
@@ -237,7 +238,7 @@ def test_a_bad_shard_fails_the_split_with_its_name_leaves_nothing_behind(tmp_pat
     folder = write_shards(tmp_path / "shards", rows, 4)
     before = child_processes()
     with pytest.raises(InvalidDatasetError) as error, dask_client(2, "1GiB") as client:
-        split_shards(client, find_shards(str(folder)), 0.33, 7, str(tmp_path / "train"), str(tmp_path / "test"))
+        split_shards(client, find_shards(str(folder), {}), 0.33, 7, str(tmp_path / "train"), str(tmp_path / "test"), {})
     assert str(error.value) == single_node_error(folder / "part-00002.csv")
     assert str(error.value).startswith(f"{folder}/part-00002.csv: row 51, column 'glucose': ")
     assert "-5" in str(error.value)
@@ -449,9 +450,9 @@ def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(
         address = json.loads(scheduler_file.read_text())["address"]
         train, test = str(tmp_path / "train"), str(tmp_path / "test")
         with dask.config.set({"scheduler-address": address}), dask_client(2, "unused") as client:
-            split_shards(client, find_shards(str(folder)), 0.33, 7, train, test)
-            classifier = fit_on_workers(client, train, Hyperparameters(), 7)
-            metrics, _ = evaluate_on_workers(client, test, classifier)
+            split_shards(client, find_shards(str(folder), {}), 0.33, 7, train, test, {})
+            classifier = fit_on_workers(client, train, Hyperparameters(), 7, {})
+            metrics, _ = evaluate_on_workers(client, test, classifier, {})
     finally:
         for process in processes:
             process.terminate()
@@ -473,9 +474,9 @@ def test_both_tree_boosters_train_on_dask(tmp_path):
     folder = write_shards(tmp_path / "shards", synthetic_rows(900, seed=13), 3)
     train, test = str(tmp_path / "train"), str(tmp_path / "test")
     with dask_client(2, "1GiB") as client:
-        split_shards(client, find_shards(str(folder)), 0.33, 7, train, test)
+        split_shards(client, find_shards(str(folder), {}), 0.33, 7, train, test, {})
         models = {
-            booster: fit_on_workers(client, train, Hyperparameters(booster=booster, n_estimators=10), 7)
+            booster: fit_on_workers(client, train, Hyperparameters(booster=booster, n_estimators=10), 7, {})
             for booster in DISTRIBUTED_BOOSTERS
         }
     test_rows = read_split(test)

@@ -4,16 +4,27 @@ store (the `object_store` fixture: SeaweedFS on loopback)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
-from pathlib import Path
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
+import pandas as pd
 import pytest
 
+from flyte.dataset import file_sha256
 from flyte.errors import UserInputError
+from flyte.model_file import load_model, save_model
 from flyte.storage import StorageError, check_readable, filesystem
 from flyte.workflows.storage import storage_options, storage_options_by_protocol
+from tests.conftest import REAL_DATASET, REPO_ROOT, synthetic_rows, write_csv
 from tests.object_store import ObjectStore
+from tests.reference import plain_accuracy
 
+PYFLYTE = Path(sys.executable).with_name("pyflyte")
 FLYTE_AWS = ("FLYTE_AWS_ENDPOINT", "FLYTE_AWS_ACCESS_KEY_ID", "FLYTE_AWS_SECRET_ACCESS_KEY")
 
 
@@ -121,3 +132,129 @@ def test_local_files_need_no_store(tmp_path: Path):
     csv.write_text("1\n")
     fs, path = filesystem(str(csv), {"s3": {"client_kwargs": {"endpoint_url": "http://127.0.0.1:1"}}})
     assert fs.cat(path) == b"1\n"
+
+
+# End to end: `pyflyte run` as a user on the sandbox runs it, the store's endpoint and keys in the FLYTE_AWS_*
+# variables (flytekit reads them when it starts: a subprocess), with a HOME and so a local cache of its own.
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+
+    def value(self, name: str) -> str:
+        return re.search(rf"\b{name}=([^,)\s]+)", self.output).group(1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.value("accuracy"))
+
+
+def pyflyte_run(store: ObjectStore, home: Path, workflow: str, *args: str, run_options: tuple = ()) -> Run:
+    home.mkdir(exist_ok=True)
+    module = {"diabetes_xgboost_model": "example", "diabetes_xgboost_model_distributed": "distributed",
+              "diabetes_xgboost_batch_inference": "inference"}[workflow]  # fmt: skip
+    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8", **store.environment()}
+    command = [str(PYFLYTE), "run", *run_options, f"flyte/workflows/{module}.py", workflow, *args]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+@pytest.mark.slow
+def test_a_dataset_in_the_store_trains_as_the_local_file_and_its_cache_follows_the_object(object_store, tmp_path):
+    uri = object_store.url("test-dataset/pima.csv")
+    store = object_store.filesystem()
+    store.put(str(REAL_DATASET), uri)
+    home = tmp_path / "home"
+    cold = pyflyte_run(object_store, home, "diabetes_xgboost_model", "--dataset", uri)
+    assert cold.returncode == 0, cold.output
+    assert cold.accuracy == pytest.approx(plain_accuracy(REAL_DATASET), abs=1e-12)
+    hit = pyflyte_run(object_store, home, "diabetes_xgboost_model", "--dataset", uri)
+    assert hit.returncode == 0, hit.output
+    assert hit.value("model") == cold.value("model")  # the same stored output: a cache hit
+
+    other = write_csv(tmp_path / "other.csv", synthetic_rows(1000, seed=4))
+    store.put(str(other), uri)  # the object overwritten in place
+    overwritten = pyflyte_run(object_store, home, "diabetes_xgboost_model", "--dataset", uri)
+    assert overwritten.returncode == 0, overwritten.output
+    assert overwritten.value("model") != cold.value("model")  # a miss
+    assert overwritten.accuracy == pytest.approx(plain_accuracy(other), abs=1e-12)
+    assert load_model(overwritten.value("model")).training_data_sha256 == file_sha256(other)
+
+
+@pytest.mark.slow
+def test_shards_in_the_store_split_and_train_as_the_same_shards_on_disk(object_store, tmp_path):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    rows = synthetic_rows(1500, seed=8)
+    for index in range(3):
+        write_csv(folder / f"part-{index:05d}.csv", rows[index::3])
+    uri = object_store.url("test-shards/shards/")
+    object_store.filesystem().put(f"{folder}/", uri, recursive=True)
+    on_disk = pyflyte_run(object_store, tmp_path / "home-disk", "diabetes_xgboost_model_distributed",
+                          "--dataset", str(folder), "--workers", "2")  # fmt: skip
+    in_store = pyflyte_run(object_store, tmp_path / "home-store", "diabetes_xgboost_model_distributed",
+                           "--dataset", uri, "--workers", "2")  # fmt: skip
+    assert on_disk.returncode == 0, on_disk.output
+    assert in_store.returncode == 0, in_store.output
+    assert in_store.value("test_rows") == on_disk.value("test_rows")  # the same split
+    assert in_store.accuracy == on_disk.accuracy
+    listing = "".join(f"{file_sha256(path)}  {path.name}\n" for path in sorted(folder.glob("*.csv")))
+    digest = hashlib.sha256(listing.encode()).hexdigest()
+    assert load_model(in_store.value("model")).training_data_sha256 == digest
+
+
+@pytest.mark.slow
+def test_a_run_writes_its_outputs_under_a_raw_output_prefix_in_the_store_and_a_rerun_finds_them(
+    object_store, tmp_path
+):
+    prefix = object_store.url("test-raw-output/runs")
+    store = object_store.filesystem()
+    home = tmp_path / "home"
+    first = pyflyte_run(object_store, home, "diabetes_xgboost_model", run_options=("--raw-output-data-prefix", prefix))
+    assert first.returncode == 0, first.output
+    objects = store.find(prefix)
+    names = [PurePosixPath(key).name for key in objects]
+    assert names.count("model.joblib.dat") == names.count("evaluation-report.html") == 1
+    assert names.count("00000") == 3  # the train, test and predictions tables (Parquet)
+    (model,) = [key for key in objects if key.endswith("/model.joblib.dat")]
+    local_model = tmp_path / "model.joblib.dat"
+    store.get(model, str(local_model))
+    assert load_model(local_model).training_data_sha256 == file_sha256(REAL_DATASET)
+    again = pyflyte_run(object_store, home, "diabetes_xgboost_model", run_options=("--raw-output-data-prefix", prefix))
+    assert again.returncode == 0, again.output
+    assert again.accuracy == first.accuracy
+    rerun_objects = [key for key in store.find(prefix) if not key.endswith("script_mode.tar.gz")]
+    assert rerun_objects == [key for key in objects if not key.endswith("script_mode.tar.gz")]  # all cache hits
+
+
+@pytest.mark.slow
+def test_batch_inference_with_a_model_and_patients_in_the_store(object_store, tmp_path):
+    from xgboost import XGBClassifier
+
+    from flyte.schema import COLUMNS, FEATURES, LABEL
+
+    store = object_store.filesystem()
+    data = pd.read_csv(REAL_DATASET, header=None, names=list(COLUMNS))
+    classifier = XGBClassifier(n_estimators=20, max_depth=3).fit(data[list(FEATURES)], data[LABEL])
+    model_file = tmp_path / "model.joblib.dat"
+    save_model(classifier, file_sha256(REAL_DATASET), model_file)
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(40, seed=5)])
+    model_uri = object_store.url("test-inference/model.joblib.dat")
+    patients_uri = object_store.url("test-inference/patients.csv")
+    store.put(str(model_file), model_uri)
+    store.put(str(patients), patients_uri)
+    run = pyflyte_run(object_store, tmp_path / "home", "diabetes_xgboost_batch_inference",
+                      "--model", model_uri, "--patients", patients_uri)  # fmt: skip
+    assert run.returncode == 0, run.output
+    predictions = pd.read_csv(run.value("predictions_csv"))
+    expected = classifier.predict(pd.read_csv(patients, header=None, names=list(FEATURES)))
+    assert predictions["predicted"].tolist() == expected.tolist()
+
+    absent = object_store.url("test-inference/absent.joblib.dat")
+    missing = pyflyte_run(object_store, tmp_path / "home", "diabetes_xgboost_batch_inference",
+                          "--model", absent, "--patients", patients_uri)  # fmt: skip
+    assert missing.returncode == 1
+    assert f"{absent}: the store at {object_store.endpoint} has no object at that key" in missing.output
+    assert "Traceback" not in missing.output

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
-from flytekit import Deck, HashMethod, StructuredDataset, current_context, kwtypes
+from flytekit import Deck, FlyteContextManager, HashMethod, StructuredDataset, current_context, kwtypes
 from flytekit.types.file import FlyteFile, HTMLPage
 
 from flyte.atomic_write import atomic_output
@@ -99,4 +99,15 @@ def report_output(title: str, html: str, file_name: str) -> HTMLPage:
     path = Path(current_context().working_directory) / file_name
     with atomic_output(path, f"writing the {title} report") as temporary:
         temporary.write_text(html_page(title, html), encoding="utf-8")
-    return HTMLPage(str(path))
+    return HTMLPage(str(path), remote_path=stored_output_path(path))
+
+
+def stored_output_path(local_path: str | Path) -> str | None:
+    """Where a task's file output is stored: under the run's raw output prefix when that is remote, else None
+    (flytekit's own choice). A local `pyflyte run --raw-output-data-prefix s3://...` uploads a file output only when
+    given its place (flytekit 1.16: FlyteFilePathTransformer.to_literal); in a pod this is the place flytekit would
+    pick itself."""
+    file_access = FlyteContextManager.current_context().file_access
+    if not file_access.is_remote(file_access.raw_output_prefix):
+        return None
+    return file_access.get_random_remote_path(Path(local_path).name)

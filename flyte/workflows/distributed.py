@@ -27,9 +27,11 @@ from flyte.workflows.datatypes import (
     TrainedModel,
     model_provenance,
     report_output,
+    stored_output_path,
 )
 from flyte.workflows.files import dataset_or_bundled, source_of
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
+from flyte.workflows.storage import storage_options_by_protocol
 from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
@@ -82,7 +84,7 @@ def list_shards(dataset: DatasetLocation | None) -> Shards:
     steps after it see every change to the files. No dataset: the data set bundled with the code (in the image, so
     the Dask workers read it too)."""
     with user_errors_without_traceback():  # a missing folder or a bad location: the message alone
-        return find_shards(source_of(dataset_or_bundled(dataset)))
+        return find_shards(source_of(dataset_or_bundled(dataset)), storage_options_by_protocol())
 
 
 @task(
@@ -99,7 +101,9 @@ def split_shards_on_dask(shards: Shards, test_split_ratio: float, seed: int, wor
     file_access = FlyteContextManager.current_context().file_access
     train_uri, test_uri = file_access.get_random_remote_directory(), file_access.get_random_remote_directory()
     with user_errors_without_traceback(), dask_client(workers, WORKER_MEMORY) as client:  # a bad shard: its message
-        dataset_sha256 = split_shards(client, shards, test_split_ratio, seed, train_uri, test_uri)
+        dataset_sha256 = split_shards(
+            client, shards, test_split_ratio, seed, train_uri, test_uri, storage_options_by_protocol()
+        )
     return SplitShards(ParquetParts(path=train_uri), ParquetParts(path=test_uri), dataset_sha256)
 
 
@@ -119,11 +123,12 @@ def fit_on_dask(
     from flyte.model_file import MODEL_FILE_NAME, save_model
 
     with dask_client(workers, WORKER_MEMORY) as client:
-        classifier = fit_on_workers(client, source_of(train), hyperparameters, seed)
-    provenance = model_provenance(dataset_source, parquet_rows(source_of(train)), hyperparameters, seed)
+        classifier = fit_on_workers(client, source_of(train), hyperparameters, seed, storage_options_by_protocol())
+    training_rows = parquet_rows(source_of(train), storage_options_by_protocol())
+    provenance = model_provenance(dataset_source, training_rows, hyperparameters, seed)
     model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
     save_model(classifier, dataset_sha256, model_path, provenance)
-    return ModelFile(path=model_path)
+    return ModelFile(path=model_path, remote_path=stored_output_path(model_path))
 
 
 @task(
@@ -144,7 +149,9 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Eval
 
     saved = load_model(model.download(), source=source_of(model))
     with dask_client(workers, WORKER_MEMORY) as client:
-        metrics, curves = evaluate_on_workers(client, source_of(test), saved.classifier)
+        metrics, curves = evaluate_on_workers(
+            client, source_of(test), saved.classifier, storage_options_by_protocol()
+        )
     card = saved.card(metrics.test_rows)
     html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")

@@ -34,6 +34,7 @@ from flyte.workflows.datatypes import (
     model_provenance,
     read_dataframe,
     report_output,
+    stored_output_path,
 )
 from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
@@ -79,7 +80,7 @@ def fit(
     provenance = model_provenance(dataset_source, len(rows), hyperparameters, seed)
     model_path = f"{current_context().working_directory}/{MODEL_FILE_NAME}"
     save_model(train_model(rows, hyperparameters, seed), dataset_sha256, model_path, provenance)
-    return ModelFile(path=model_path)
+    return ModelFile(path=model_path, remote_path=stored_output_path(model_path))
 
 
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))

@@ -13,6 +13,8 @@ from flytekit.types.file import FlyteFile
 
 from flyte.bundled import BUNDLED_DATASET
 from flyte.dataset import file_sha256
+from flyte.storage import StorageError, check_readable
+from flyte.workflows.storage import OBJECT_STORE_PROTOCOLS, storage_options_by_protocol
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -51,12 +53,24 @@ def dataset_or_bundled(dataset: FlyteFile | FlyteDirectory | None) -> FlyteFile 
     return FlyteFile(str(BUNDLED_DATASET))
 
 
+def download(file: FlyteFile) -> str:
+    """The file's local path, downloading it first if it is remote. A file in an object store is looked up first
+    with the run's storage settings: a missing bucket or object, refused keys or a store that does not answer raise
+    flyte.storage.StorageError, which names them (flytekit's own download says "File not found" to all of them)."""
+    source = source_of(file)
+    if urlparse(source).scheme in OBJECT_STORE_PROTOCOLS:
+        check_readable(source, storage_options_by_protocol())
+    return file.download()
+
+
 def fetch_dataset(dataset: FlyteFile) -> str:
-    """The dataset's local path, downloading it first if it is remote."""
+    """The dataset's local path, downloading it first if it is remote (download)."""
+    source = source_of(dataset)
     try:
-        local_path = dataset.download()
+        local_path = download(dataset)
+    except StorageError:  # it names the store's reason already
+        raise
     except Exception as error:  # flytekit wraps network, fsspec and auth errors alike
-        source = source_of(dataset)
         raise DatasetUnavailableError(
             f"could not read the dataset {source}: {why_unreachable(source, error)}\n"
             "Train on the data set bundled with the code by leaving out --dataset, or pass a local copy: "
@@ -91,12 +105,19 @@ def why_unreachable(url: str, error: BaseException) -> str:
 
 
 def file_cache_key(file: FlyteFile | str | os.PathLike) -> str:
-    """A local file's content SHA-256, so editing a CSV or model in place gives fresh results; a remote file's URI.
+    """A local file's content SHA-256, so editing a CSV or model in place gives fresh results; a remote file's URI
+    with the version its store reports (ETag, version id, size, modification time), so that an object overwritten
+    in place is a cache miss too.
 
-    Remote files are keyed by URI because the key is also computed when a workflow is packaged, with no network.
+    The key is also computed where the store cannot be asked (packaging with no network, a store down, refused
+    keys): then the URI alone. A run that reads the file fails there with the store's reason (fetch_dataset).
     """
     file = _as_flyte_file(file)
     path = os.fspath(file.path)
-    if not is_local(file):
+    if is_local(file):
+        return file_sha256(path) if os.path.isfile(path) else "missing:" + path
+    try:
+        version = check_readable(path, storage_options_by_protocol())
+    except Exception:  # any failure to ask: the URI alone, as documented above
         return "uri-sha256:" + hashlib.sha256(path.encode()).hexdigest()
-    return file_sha256(path) if os.path.isfile(path) else "missing:" + path
+    return "version-sha256:" + hashlib.sha256(f"{path}\0{version}".encode()).hexdigest()

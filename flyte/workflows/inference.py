@@ -9,8 +9,8 @@ from flytekit.types.file import FlyteFile
 from flyte.atomic_write import atomic_output
 from flyte.cpus import size_arrow_pools
 from flyte.workflows.caching import PROJECT_CACHE
-from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile
-from flyte.workflows.files import source_of
+from flyte.workflows.datatypes import ClassifiedPatients, ModelFileInput, PatientsFile, stored_output_path
+from flyte.workflows.files import download, source_of
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
 from flyte.workflows.user_errors import user_errors_without_traceback
 
@@ -30,11 +30,14 @@ def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPre
     from flyte.inference import classify_patients_csv  # imports XGBoost, so only when the task runs
 
     with user_errors_without_traceback():  # a bad model file or patients CSV: the message alone
-        table = classify_patients_csv(model.download(), patients.download(), source_of(model), source_of(patients))
+        table = classify_patients_csv(download(model), download(patients), source_of(model), source_of(patients))
     csv_path = f"{current_context().working_directory}/predictions.csv"
     with atomic_output(csv_path, "classify_patients: writing the predictions CSV") as temporary:
         table.to_csv(temporary, index=False)
-    return BatchPredictions(predictions=StructuredDataset(dataframe=table), predictions_csv=FlyteFile(csv_path))
+    return BatchPredictions(
+        predictions=StructuredDataset(dataframe=table),
+        predictions_csv=FlyteFile(csv_path, remote_path=stored_output_path(csv_path)),
+    )
 
 
 @workflow

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 
 import click
 
+from flyte.errors import UserInputError
 from flyte.workflows.files import DatasetUnavailableError
 
 # What the user's input can raise: the project's validation errors (InvalidDatasetError, IncompatibleModelError and
-# the settings checks are ValueErrors) and a dataset that cannot be fetched.
-USER_ERRORS = (ValueError, DatasetUnavailableError)
+# the settings checks are ValueErrors), a dataset that cannot be fetched and the project's own user errors
+# (flyte.errors.UserInputError: a store that refuses a location, ...).
+USER_ERRORS = (ValueError, DatasetUnavailableError, UserInputError)
 
 _shown_types: dict[type, type] = {}
 
