@@ -23,6 +23,7 @@ from flyteidl.core.dynamic_job_pb2 import DynamicJobSpec
 from flyteidl.core.literals_pb2 import Binding, Literal, LiteralCollection, LiteralMap
 from flytekit.core.constants import GLOBAL_INPUT_NODE_ID
 
+from tests.object_store import ObjectStore
 from tests.registration import Package
 
 PROBE = Path(__file__).resolve().parent / "pod_probe"
@@ -53,8 +54,9 @@ class Pod:
         arguments = list(self.container.args)
         return arguments[arguments.index("task-module") + 1]
 
-    def command(self, folder_seen_by_the_pod: Path) -> list[str]:
-        """The container's command and args, the propeller templates filled in with folders under the pod's own."""
+    def command(self, folder_seen_by_the_pod: Path | str) -> list[str]:
+        """The container's command and args, the propeller templates filled in with folders under the pod's own (a
+        path, or a prefix in an object store)."""
         templates = {
             "{{.input}}": f"{folder_seen_by_the_pod}/inputs.pb",
             "{{.outputPrefix}}": f"{folder_seen_by_the_pod}/outputs",
@@ -212,18 +214,32 @@ def docker_cpus(kubernetes_cpu: str) -> str:
 
 
 def docker_launch(
-    work: Path, mount: Path, probe: bool = False, timeout: float = 900, options: Iterable[str] = ()
+    work: Path,
+    mount: Path,
+    probe: bool = False,
+    timeout: float = 900,
+    options: Iterable[str] = (),
+    store: ObjectStore | None = None,
 ) -> Launch:
     """Run each pod as `docker run IMAGE <its command>`, CPU and memory capped at its task's limits, with `work`
     (holding the pods' folders) mounted at `mount`; with `probe`, the probe mounted and on PYTHONPATH; `options`
-    are further `docker run` options (a network, for instance)."""
-    options = list(options)
+    are further `docker run` options (a network, for instance).
+
+    With an object `store` (tests/object_store.py), the pods' input, output and raw data prefixes are in its bucket
+    instead, as on the sandbox: each pod's inputs.pb is put there and its outputs fetched back to its folder, and
+    the pod reaches the store on the host's loopback (`--network=host`) with the endpoint and keys in the
+    FLYTE_AWS_* variables, as the sandbox's pods reach MinIO."""
+    options = list(options) + (["--network=host"] if store else [])
 
     def launch(pod: Pod) -> None:
         inside = mount / pod.folder.relative_to(work)
         resources = pod.container.resources
         limits = {entry.name: entry.value for entry in resources.limits}
         variables = {**{pair.key: pair.value for pair in pod.container.env}, **pod.environment}
+        if store:
+            inside = store.url(f"pods/{work.name}/{pod.folder.relative_to(work)}")
+            store.filesystem().put(str(pod.folder / "inputs.pb"), f"{inside}/inputs.pb")
+            variables.update(store.environment())
         volumes = [f"--volume={work}:{mount}"]
         if probe:
             volumes.append(f"--volume={PROBE}:{PROBE_MOUNT}:ro")
@@ -234,6 +250,8 @@ def docker_launch(
             pod.container.image, *pod.command(inside),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if store and store.filesystem().exists(f"{inside}/outputs"):
+            store.filesystem().get(f"{inside}/outputs/", str(pod.folder / "outputs"), recursive=True)
         written = [pod.folder / "outputs" / name for name in ("outputs.pb", "futures.pb")]
         logs = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         assert done.returncode == 0 and any(path.is_file() for path in written), (

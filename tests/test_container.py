@@ -277,6 +277,28 @@ def test_batch_inference_runs_in_the_image_with_the_trained_model(registered, wo
                                rtol=1e-6)
 
 
+def test_the_training_workflow_runs_in_the_image_against_an_object_store(registered, work, object_store):
+    """As on the sandbox: the dataset, every pod's inputs, outputs and raw data in the store (MinIO there), which
+    the pods reach with the endpoint and keys flytekit reads from FLYTE_AWS_*."""
+    dataset = object_store.url("test-container/pima.csv")
+    store = object_store.filesystem()
+    store.put(str(REAL_DATASET), dataset)
+    inputs = launch_inputs(registered, WORKFLOW)
+    inputs["dataset"] = file_input(registered.workflows[WORKFLOW].template.interface.inputs.variables["dataset"],
+                                   dataset)  # fmt: skip
+    outputs = pods.run_workflow(
+        registered, WORKFLOW, inputs, work, pods.docker_launch(work, MOUNT, store=object_store)
+    ).outputs
+
+    assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
+    model = outputs["model"].scalar.blob.uri
+    assert model.startswith(f"s3://{object_store.bucket}/pods/{work.name}/")
+    store.get(model, str(work / "model-from-the-store.joblib.dat"))
+    saved = load_model(work / "model-from-the-store.joblib.dat")
+    assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
+    assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
+
+
 @pytest.mark.parametrize("require_docker", ["", "1"])
 def test_without_the_base_image_the_image_tests_skip_in_one_line_or_fail_in_ci(tmp_path, require_docker):
     """The suite on a machine without the base image: one line with the reason and the fix for all the image's
