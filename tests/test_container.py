@@ -293,8 +293,8 @@ def test_the_training_workflow_runs_in_the_image_against_an_object_store(registe
     assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
     model = outputs["model"].scalar.blob.uri
     assert model.startswith(f"s3://{object_store.bucket}/pods/{work.name}/")
-    store.get(model, str(work / "model-from-the-store.joblib.dat"))
-    saved = load_model(work / "model-from-the-store.joblib.dat")
+    store.get(model, str(work / "model-from-the-store.json"))
+    saved = load_model(work / "model-from-the-store.json")
     assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
     assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
 

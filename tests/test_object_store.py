@@ -17,10 +17,10 @@ import pytest
 
 from flyte.dataset import file_sha256
 from flyte.errors import UserInputError
-from flyte.model_file import load_model, save_model
+from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.storage import StorageError, check_readable, filesystem
 from flyte.workflows.storage import storage_options, storage_options_by_protocol
-from tests.conftest import REAL_DATASET, REPO_ROOT, synthetic_rows, write_csv
+from tests.conftest import REAL_DATASET, REPO_ROOT, provenance, synthetic_rows, write_csv
 from tests.object_store import ObjectStore
 from tests.reference import plain_accuracy
 
@@ -216,10 +216,10 @@ def test_a_run_writes_its_outputs_under_a_raw_output_prefix_in_the_store_and_a_r
     assert first.returncode == 0, first.output
     objects = store.find(prefix)
     names = [PurePosixPath(key).name for key in objects]
-    assert names.count("model.joblib.dat") == names.count("evaluation-report.html") == 1
+    assert names.count(MODEL_FILE_NAME) == names.count("evaluation-report.html") == 1
     assert names.count("00000") == 3  # the train, test and predictions tables (Parquet)
-    (model,) = [key for key in objects if key.endswith("/model.joblib.dat")]
-    local_model = tmp_path / "model.joblib.dat"
+    (model,) = [key for key in objects if key.endswith(f"/{MODEL_FILE_NAME}")]
+    local_model = tmp_path / "model.json"
     store.get(model, str(local_model))
     assert load_model(local_model).training_data_sha256 == file_sha256(REAL_DATASET)
     again = pyflyte_run(object_store, home, "diabetes_xgboost_model", run_options=("--raw-output-data-prefix", prefix))
@@ -238,10 +238,10 @@ def test_batch_inference_with_a_model_and_patients_in_the_store(object_store, tm
     store = object_store.filesystem()
     data = pd.read_csv(REAL_DATASET, header=None, names=list(COLUMNS))
     classifier = XGBClassifier(n_estimators=20, max_depth=3).fit(data[list(FEATURES)], data[LABEL])
-    model_file = tmp_path / "model.joblib.dat"
-    save_model(classifier, file_sha256(REAL_DATASET), model_file)
+    model_file = tmp_path / "model.json"
+    save_model(classifier, file_sha256(REAL_DATASET), model_file, provenance())
     patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(40, seed=5)])
-    model_uri = object_store.url("test-inference/model.joblib.dat")
+    model_uri = object_store.url("test-inference/model.json")
     patients_uri = object_store.url("test-inference/patients.csv")
     store.put(str(model_file), model_uri)
     store.put(str(patients), patients_uri)
