@@ -277,9 +277,12 @@ def test_batch_inference_runs_in_the_image_with_the_trained_model(registered, wo
                                rtol=1e-6)
 
 
-def test_the_training_workflow_runs_in_the_image_against_an_object_store(registered, work, object_store):
+def test_the_training_workflow_runs_in_the_image_against_an_object_store(registered, object_store, tmp_path):
     """As on the sandbox: the dataset, every pod's inputs, outputs and raw data in the store (MinIO there), which
     the pods reach with the endpoint and keys flytekit reads from FLYTE_AWS_*."""
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o777)  # the image's user is not root
     dataset = object_store.url("test-container/pima.csv")
     store = object_store.filesystem()
     store.put(str(REAL_DATASET), dataset)
