@@ -126,6 +126,13 @@ def http_folder(tmp_path):
     server.server_close()
 
 
+def pytest_collection_modifyitems(items):
+    """A test that uses the object store is `slow` (the store is a server process), whether or not it says so."""
+    for item in items:
+        if "object_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def object_store(tmp_path_factory):
     """One S3-compatible object store (SeaweedFS, tests/object_store.py) for the whole session, with a bucket; it
