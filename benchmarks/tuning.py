@@ -15,7 +15,9 @@ Conditions: `idle` runs them as they are (whatever else the machine is doing: th
 beside every run), `busy` beside --busy processes that spin on a CPU each (started before the rounds, stopped after,
 on every way out). It prints a Markdown table: medians, the ratio, the load, the chosen settings and the accuracy,
 and exits non-zero when the two choose different settings or reach a different accuracy. Wall time is the whole
-command, interpreter start-up included.
+command, interpreter start-up included. With --grid-search-limit S, a GridSearchCV run still going after S seconds
+is stopped and counted as taking S (so its time is a lower bound, the ratio an upper bound, both marked ">", "<"),
+as on a crowded machine its run can take an hour.
 """
 
 from __future__ import annotations
@@ -57,21 +59,29 @@ def chosen_settings(text: str) -> str:
     return f"max_depth={depth}, learning_rate={float(rate)}, n_estimators={trees}"
 
 
-def measure(condition: str, busy: int, repeats: int, scratch: Path) -> dict[str, dict[str, list]]:
-    results = {name: {"seconds": [], "load": [], "chosen": set(), "accuracy": set()}
+def measure(condition: str, busy: int, repeats: int, scratch: Path, limit: float) -> dict[str, dict[str, list]]:
+    results = {name: {"seconds": [], "load": [], "chosen": set(), "accuracy": set(), "stopped": 0}
                for name in ("workflow", "GridSearchCV")}
     spinners = [subprocess.Popen([harness.PYTHON, "-c", SPIN]) for _ in range(busy if condition == "busy" else 0)]
     try:
         time.sleep(5 if spinners else 0)  # let the load settle
         for round_ in range(repeats):
-            plan = [("workflow", WORKFLOW), ("GridSearchCV", GRID_SEARCH)]
+            limited = ["timeout", str(limit), *GRID_SEARCH] if limit else GRID_SEARCH
+            plan = [("workflow", WORKFLOW), ("GridSearchCV", limited)]
             for name, command in plan if round_ % 2 == 0 else plan[::-1]:
                 folder = Path(tempfile.mkdtemp(prefix=f"tuning-{condition}-", dir=scratch))
-                seconds, _, text = harness.run(command, folder / "home", folder / "tmp", folder / "log.txt")
+                try:
+                    seconds, _, text = harness.run(command, folder / "home", folder / "tmp", folder / "log.txt")
+                except SystemExit as failure:
+                    if not (limit and name == "GridSearchCV" and str(failure).startswith("failed (124)")):
+                        raise
+                    seconds, text = limit, ""
+                    results[name]["stopped"] += 1
                 results[name]["seconds"].append(seconds)
                 results[name]["load"].append(os.getloadavg()[0])
-                results[name]["chosen"].add(chosen_settings(text))
-                results[name]["accuracy"].add(harness.accuracy_of(text, command))
+                if text:
+                    results[name]["chosen"].add(chosen_settings(text))
+                    results[name]["accuracy"].add(harness.accuracy_of(text, command))
                 print(f"  {condition:<5} round {round_ + 1}/{repeats}  {name:<12} {seconds:7.2f} s  "
                       f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     finally:
@@ -94,13 +104,17 @@ def table(measured: dict[str, dict[str, dict[str, list]]], busy: int, repeats: i
         chosen = workflow["chosen"] | search["chosen"]
         accuracy = workflow["accuracy"] | search["accuracy"]
         agree &= len(chosen) == 1 and len(accuracy) == 1
+        below, above = ("<", ">") if search["stopped"] else ("", "")
+        stopped = f" ({search['stopped']} stopped)" if search["stopped"] else ""
+        compared = "" if search["chosen"] else " (workflow only: every GridSearchCV run stopped)"
         rounds = ", ".join(f"{a / b:.2f}x" for a, b in zip(workflow["seconds"], search["seconds"], strict=True))
         label = f"beside {busy} busy processes" if condition == "busy" else "as the machine was"
         lines.append(
             f"| {label} | {statistics.median(workflow['seconds']):.2f} s | "
-            f"{statistics.median(search['seconds']):.2f} s | "
-            f"**{statistics.median(workflow['seconds']) / statistics.median(search['seconds']):.2f}x** | {rounds} | "
-            f"{statistics.median(loads):.1f}, {max(loads):.1f} | {' / '.join(sorted(chosen))} | "
+            f"{above}{statistics.median(search['seconds']):.2f} s{stopped} | "
+            f"**{below}{statistics.median(workflow['seconds']) / statistics.median(search['seconds']):.2f}x** | "
+            f"{rounds} | "
+            f"{statistics.median(loads):.1f}, {max(loads):.1f} | {' / '.join(sorted(chosen))}{compared} | "
             f"{', '.join(sorted(accuracy))} |"
         )
     lines += ["", f"{repeats} round{'s' if repeats > 1 else ''} per condition, medians; {os.cpu_count()} CPUs, "
@@ -113,6 +127,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds per condition (medians reported)")
     parser.add_argument("--conditions", default="idle,busy", help="comma-separated: idle, busy")
     parser.add_argument("--busy", type=int, default=2, help="spinning processes beside the busy condition's runs")
+    parser.add_argument("--grid-search-limit", type=float, default=0,
+                        help="stop a GridSearchCV run after this many seconds and count it as that (0: no limit)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "diabetes-benchmarks")
     args = parser.parse_args()
 
@@ -122,7 +138,7 @@ def main() -> None:
     scratch = args.workdir / "runs"
     scratch.mkdir(parents=True, exist_ok=True)
     print(f"usable_cpus() = {usable_cpus()} of {os.cpu_count()} CPUs", file=sys.stderr)
-    measured = {condition: measure(condition, args.busy, args.repeats, scratch)
+    measured = {condition: measure(condition, args.busy, args.repeats, scratch, args.grid_search_limit)
                 for condition in args.conditions.split(",")}
     text, agree = table(measured, args.busy, args.repeats)
     print(f"Measured on {harness.machine()}; `python benchmarks/tuning.py {' '.join(sys.argv[1:])}`.\n\n{text}")
