@@ -27,6 +27,7 @@ from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
+sys.path.insert(0, str(BENCHMARKS.parent))  # startup.py runs tasks with tests/pods.py
 
 import startup  # noqa: E402
 from synthetic import row_count, synthetic_csv  # noqa: E402
