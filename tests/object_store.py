@@ -108,6 +108,7 @@ def running_object_store(folder: Path, bucket: str = "bucket") -> Iterator[Objec
         f"-volume.port={volume_port}", "-volume.max=100", "-volume.preStopSeconds=0",
         f"-filer.port={filer_port}", f"-filer.localSocket={folder}/filer.sock",
         "-s3", f"-s3.port={s3_port}", f"-s3.config={folder}/s3.json", f"-s3.localSocket={folder}/s3.sock",
+        "-s3.autoCreateBucket=false",  # as S3 and MinIO: writing to a bucket that does not exist fails
         "-s3.port.iceberg=0", "-s3.port.lance=0",  # else it also binds the fixed ports 8181 and 9101
     ]
     log = folder / "weed.log"
