@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from flyte.errors import UserInputError
 from flyte.schema import COLUMN_TYPES, LABEL, PLAUSIBLE_RANGES, PlausibleRange
 
 # numpy and pandas only name types here (the functions that need numpy import it): every workflow module imports
@@ -29,7 +30,7 @@ CANONICAL_DATASET_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212
 _ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
 
 
-class InvalidDatasetError(ValueError):
+class InvalidDatasetError(UserInputError, ValueError):
     """The CSV cannot be used as training data; the message names the file, row, column and value at fault."""
 
 

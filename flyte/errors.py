@@ -11,3 +11,10 @@ class UserInputError(Exception):
 
 class InvalidSettingsError(UserInputError, ValueError):
     """A setting (test_split_ratio, seed, hyperparameters, workers, ...) of the wrong type or out of its range."""
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """A value the user gave, as an error message quotes it: its repr, cut after `limit` characters with the full
+    length said (a 100 kB string is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

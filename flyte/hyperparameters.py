@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from itertools import product
 from typing import Any, get_type_hints
 
+from flyte.errors import InvalidSettingsError, quoted
+
 # Objectives whose scores are probabilities, as the metrics, the tuning (ROC AUC), the report and the predictions
 # need. binary:hinge is not offered: its scores are 0/1 classes, which every one of them would present as
 # probabilities (see REFUSED_OBJECTIVES).
@@ -52,20 +54,22 @@ def _setting_value(owner: str, name: str, kind: type, value: Any) -> Any:
     elif math.isfinite(value) and value.is_integer():
         return int(value)
     else:
-        raise ValueError(f"{owner} field {name} must be a whole number, got {value!r}")
+        raise InvalidSettingsError(f"{owner}.{name} must be a whole number, got {quoted(value)}")
     expected = {int: "a whole number", float: "a number", str: "a string"}[kind]
-    raise ValueError(f"{owner} field {name} must be {expected}, got {value!r} ({type(value).__name__})")
+    raise InvalidSettingsError(f"{owner}.{name} must be {expected}, got {quoted(value)} ({type(value).__name__})")
 
 
 def _check_field_names(cls: type, given: Any) -> None:
     """Refuse anything but a mapping of the class's own field names (a misspelled one would be silently dropped)."""
     allowed = [setting.name for setting in fields(cls)]
     if not isinstance(given, dict):
-        raise ValueError(f"{cls.__name__} must be a JSON object with the fields {', '.join(allowed)}, got {given!r}")
+        raise InvalidSettingsError(
+            f"{cls.__name__} must be a JSON object with the fields {', '.join(allowed)}, got {quoted(given)}"
+        )
     unknown = sorted(name for name in given if name not in allowed)
     if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+        raise InvalidSettingsError(
+            f"unknown {cls.__name__} field{'s' if len(unknown) > 1 else ''} {', '.join(map(quoted, unknown))}; "
             f"the fields are {', '.join(allowed)}"
         )
 
@@ -85,7 +89,7 @@ class _StrictDecoding:
         try:
             given = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{cls.__name__} is not valid JSON ({error}): {text!r}") from None
+            raise InvalidSettingsError(f"{cls.__name__} is not valid JSON ({error}): {quoted(text)}") from None
         _check_field_names(cls, given)
         return cls(**given)
 
@@ -99,17 +103,18 @@ class Hyperparameters(_StrictDecoding):
     n_estimators: int = 100
     objective: str = "binary:logistic"
     booster: str = "gbtree"
+    _INPUT = "hyperparameters"  # the workflows' input, as messages name a field: hyperparameters.max_depth
 
     @classmethod
     def _normalized(cls, name: str, value: Any) -> Any:
-        return _setting_value(cls.__name__, name, _FIELD_KINDS[name], value)
+        return _setting_value(cls._INPUT, name, _FIELD_KINDS[name], value)
 
     def __post_init__(self) -> None:
         for setting in fields(self):
             setattr(self, setting.name, self._normalized(setting.name, getattr(self, setting.name)))
         problems = [problem for name in _FIELD_KINDS if (problem := _out_of_range(name, getattr(self, name)))]
         if problems:
-            raise ValueError("invalid hyperparameters: " + "; ".join(problems))
+            raise InvalidSettingsError("invalid hyperparameters: " + "; ".join(problems))
 
 
 # Each setting's type, in field order. The annotations must stay real types, not strings (no `from __future__
@@ -121,9 +126,9 @@ def _out_of_range(name: str, value: Any) -> str | None:
     """What is wrong with a well-typed setting's value, or None."""
     if name == "objective" and value not in OBJECTIVES:
         why = f" ({REFUSED_OBJECTIVES[value]})" if value in REFUSED_OBJECTIVES else ""
-        return f"objective must be one of {', '.join(OBJECTIVES)}, got {value!r}{why}"
+        return f"objective must be one of {', '.join(OBJECTIVES)}, got {quoted(value)}{why}"
     if name == "booster" and value not in BOOSTERS:
-        return f"booster must be one of {', '.join(BOOSTERS)}, got {value!r}"
+        return f"booster must be one of {', '.join(BOOSTERS)}, got {quoted(value)}"
     if name in SETTING_BOUNDS:
         low, high = SETTING_BOUNDS[name]
         if name == "learning_rate" and not low < value <= high:
@@ -145,12 +150,13 @@ class HyperparameterGrid(_StrictDecoding):
     n_estimators: list[int] = field(default_factory=lambda: [50, 100, 200])
     objective: list[str] = field(default_factory=lambda: ["binary:logistic"])
     booster: list[str] = field(default_factory=lambda: ["gbtree"])
+    _INPUT = "grid"  # the tuning workflow's input, as messages name a field: grid.max_depth
 
     @classmethod
     def _normalized(cls, name: str, values: Any) -> list:
         if not isinstance(values, (list, tuple)):
-            raise ValueError(f"{cls.__name__} field {name} must be a list of values, got {values!r}")
-        return [_setting_value(cls.__name__, name, _FIELD_KINDS[name], value) for value in values]
+            raise InvalidSettingsError(f"{cls._INPUT}.{name} must be a list of values, got {quoted(values)}")
+        return [_setting_value(cls._INPUT, name, _FIELD_KINDS[name], value) for value in values]
 
     def __post_init__(self) -> None:
         problems = []
@@ -158,13 +164,13 @@ class HyperparameterGrid(_StrictDecoding):
             values = self._normalized(name, getattr(self, name))
             setattr(self, name, values)
             if not values or len(set(values)) != len(values):
-                problems.append(f"grid field {name} must list one or more distinct values, got {values}")
+                problems.append(f"grid field {name} must list one or more distinct values, got {quoted(values)}")
             problems.extend(problem for value in values if (problem := _out_of_range(name, value)))
         size = math.prod(len(getattr(self, name)) for name in _FIELD_KINDS)
         if size > GRID_MAX_POINTS:
             problems.append(f"the grid has {size} points; at most {GRID_MAX_POINTS} are allowed")
         if problems:
-            raise ValueError("invalid hyperparameter grid: " + "; ".join(problems))
+            raise InvalidSettingsError("invalid hyperparameter grid: " + "; ".join(problems))
 
     def points(self) -> list[Hyperparameters]:
         """Every combination of the listed values, in grid order (the last field varies fastest)."""

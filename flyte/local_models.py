@@ -13,10 +13,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from flyte.errors import UserInputError
 from flyte.model_file import MODEL_FILE_NAME
 
 
-class NoLocalModelError(FileNotFoundError):
+class NoLocalModelError(UserInputError, FileNotFoundError):
     """No local run has left a model file; the message says how to train one or name a file."""
 
 

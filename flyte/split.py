@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from flyte.cpus import usable_cpus
 from flyte.dataset import load_table, warn_about_duplicate_rows
+from flyte.errors import InvalidSettingsError
 from flyte.schema import COLUMN_TYPES, LABEL
 
 
@@ -51,13 +52,13 @@ def load_and_split_table(
 def check_split_settings(test_split_ratio: float, seed: int) -> None:
     """Refuse a test_split_ratio outside (0, 1) or a seed numpy cannot take (0 to 2**32 - 1), naming the setting."""
     if isinstance(test_split_ratio, bool) or not isinstance(test_split_ratio, (int, float)):
-        raise ValueError(f"test_split_ratio must be a number, got {test_split_ratio!r}")
+        raise InvalidSettingsError(f"test_split_ratio must be a number, got {test_split_ratio!r}")
     if not 0 < test_split_ratio < 1:
-        raise ValueError(f"test_split_ratio must be strictly between 0 and 1, got {test_split_ratio}")
+        raise InvalidSettingsError(f"test_split_ratio must be strictly between 0 and 1, got {test_split_ratio}")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be a whole number, got {seed!r}")
+        raise InvalidSettingsError(f"seed must be a whole number, got {seed!r}")
     if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+        raise InvalidSettingsError(f"seed must be between 0 and 2**32 - 1, got {seed}")
 
 
 def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +66,7 @@ def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.nd
     test_rows = math.ceil(test_split_ratio * rows)
     train_rows = rows - test_rows
     if train_rows < 2 or test_rows < 2:
-        raise ValueError(
+        raise InvalidSettingsError(
             f"a test_split_ratio of {test_split_ratio} splits {rows} rows into {train_rows} for training and "
             f"{test_rows} for testing; each part needs at least 2 rows (one of each class)"
         )
@@ -75,7 +76,7 @@ def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.nd
 
 def check_both_classes(classes: list, name: str, rows: int, test_split_ratio: float, seed: int) -> None:
     if classes != [0, 1]:
-        raise ValueError(
+        raise InvalidSettingsError(
             f"the {name} split ({rows} rows, seed {seed}, test_split_ratio {test_split_ratio}) holds only "
             f"label {classes}; it needs both 0 and 1: use more data, another seed or another ratio"
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from flyte.cpus import usable_cpus
+from flyte.errors import InvalidSettingsError
 from flyte.hyperparameters import Hyperparameters
 from flyte.schema import FEATURES, LABEL
 
@@ -127,10 +128,10 @@ def _fold_roc_auc(
 def check_folds(train: pd.DataFrame, folds: int) -> None:
     """Refuse a fold count that is not a whole number from 2 to MAX_FOLDS or above the rarer class's rows."""
     if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= MAX_FOLDS:
-        raise ValueError(f"folds must be a whole number from 2 to {MAX_FOLDS}, got {folds!r}")
+        raise InvalidSettingsError(f"folds must be a whole number from 2 to {MAX_FOLDS}, got {folds!r}")
     smallest_class = int(train[LABEL].value_counts().reindex([0, 1], fill_value=0).min())
     if folds > smallest_class:
-        raise ValueError(
+        raise InvalidSettingsError(
             f"folds must be between 2 and {smallest_class}, the rows of the rarer class in the {len(train)} "
             f"training rows (each fold needs both classes); got {folds}"
         )

@@ -16,6 +16,7 @@ from flytekit.types.file import FlyteFile
 from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.cpus import size_arrow_pools
+from flyte.errors import InvalidSettingsError
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
 from flyte.shards import Shards, find_shards
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
@@ -56,7 +57,7 @@ SAME_FOR_ANY_WORKER_COUNT = Cache(policies=ProjectSourcePolicy(), ignored_inputs
 def dask_cluster(workers: int) -> Dask:
     """The cluster Flyte's Dask plugin starts for a task: one scheduler and `workers` workers."""
     if not 1 <= workers <= MAX_WORKERS:
-        raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}")
+        raise InvalidSettingsError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}")
     return Dask(
         scheduler=Scheduler(requests=Resources(cpu="500m", mem="512Mi"), limits=Resources(cpu="1", mem="1Gi")),
         workers=WorkerGroup(
@@ -169,7 +170,7 @@ def train_on_dask(
     """
     with user_errors_without_traceback():  # a booster Dask cannot train or a bad worker count: the message alone
         if hyperparameters.booster not in DISTRIBUTED_BOOSTERS:
-            raise ValueError(
+            raise InvalidSettingsError(
                 f"booster {hyperparameters.booster!r} cannot be trained on Dask (xgboost.dask has no distributed "
                 f"linear booster); use one of {', '.join(DISTRIBUTED_BOOSTERS)}, or diabetes_xgboost_model on one "
                 "machine"

@@ -13,11 +13,12 @@ from flytekit.types.file import FlyteFile
 
 from flyte.bundled import BUNDLED_DATASET
 from flyte.dataset import file_sha256
+from flyte.errors import UserInputError
 from flyte.storage import StorageError, check_readable
 from flyte.workflows.storage import OBJECT_STORE_PROTOCOLS, storage_options_by_protocol
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(UserInputError, RuntimeError):
     """The dataset could not be fetched; the message says how to pass a local copy instead."""
 
 

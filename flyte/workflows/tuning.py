@@ -27,6 +27,7 @@ from flyte.workflows.datatypes import (
 )
 from flyte.workflows.example import split_traintest_dataset, train_and_evaluate
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
+from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
 size_arrow_pools()  # pyarrow's threads: the CPUs this task's process may use, not the node's cores
@@ -67,7 +68,8 @@ def cross_validate_grid_group(
 ) -> list[CrossValidationScore]:
     """Per-fold and mean validation ROC AUC of each point of one group over stratified folds of the training split;
     cached per group."""
-    return cross_validate_group(read_dataframe(train), points, folds, seed)
+    with user_errors_without_traceback():  # folds out of range: the message alone
+        return cross_validate_group(read_dataframe(train), points, folds, seed)
 
 
 @task(

@@ -1,12 +1,11 @@
-"""Errors the user caused (bad data, settings, dataset location or model file) end a local `pyflyte run` with the
-project's message alone, not a traceback.
+"""A user's mistake (a flyte.errors.UserInputError) ends a local `pyflyte run` with the project's message alone.
 
 pyflyte (flytekit 1.16: clis/sdk_in_container/utils.py, pretty_print_exception) prints an exception as a rich
-traceback that follows its cause chain into the libraries (about 390 lines for an unreachable URL), except a click
-exception, which it hands to click: `Error: <message>` and exit status 1. Run locally, flytekit re-raises a task's
-own exception with its message prefixed by the task's name. So the tasks that read what the user gives raise its
-errors as click exceptions too, keeping their own type (code that catches InvalidDatasetError still does). On a
-cluster nothing changes: the message is the task's error, as before. Bugs keep their traceback.
+traceback through its cause chain, except a click exception, whose message click prints (`Error: ...`, exit status
+1). Run locally, flytekit re-raises a task's own exception with the task's name prefixed to its message. So the
+tasks that read what the user gives re-raise a UserInputError as a click exception of the same type (code that
+catches InvalidDatasetError still does). Anything else, a library's ValueError included, keeps its traceback and
+cause. On a cluster nothing changes: the message is the task's error.
 """
 
 from __future__ import annotations
@@ -17,18 +16,12 @@ from contextlib import contextmanager
 import click
 
 from flyte.errors import UserInputError
-from flyte.workflows.files import DatasetUnavailableError
-
-# What the user's input can raise: the project's validation errors (InvalidDatasetError, IncompatibleModelError and
-# the settings checks are ValueErrors), a dataset that cannot be fetched and the project's own user errors
-# (flyte.errors.UserInputError: a store that refuses a location, ...).
-USER_ERRORS = (ValueError, DatasetUnavailableError, UserInputError)
 
 _shown_types: dict[type, type] = {}
 
 
 class ShownWithoutTraceback(click.ClickException):
-    """Mixed into a user error: pyflyte prints `Error: ` and its message (with flytekit's task-name prefix)."""
+    """Mixed into a user error's type: pyflyte prints `Error: ` and its message (with flytekit's task-name prefix)."""
 
     def __str__(self) -> str:
         return Exception.__str__(self)  # the message is the args, as for any exception (click keeps a copy)
@@ -37,13 +30,12 @@ class ShownWithoutTraceback(click.ClickException):
         return str(self)
 
 
-def shown_without_traceback(error: Exception) -> Exception:
+def shown_without_traceback(error: UserInputError) -> UserInputError:
     """The same error (type, message, attributes) as a click exception, for pyflyte to print without a traceback."""
     error_type = type(error)
     if error_type not in _shown_types:
-        _shown_types[error_type] = type(
-            error_type.__name__, (error_type, ShownWithoutTraceback), {"__module__": error_type.__module__}
-        )
+        bases = (error_type, ShownWithoutTraceback)
+        _shown_types[error_type] = type(error_type.__name__, bases, {"__module__": error_type.__module__})
     shown = _shown_types[error_type].__new__(_shown_types[error_type], *error.args)
     shown.args = error.args
     shown.__dict__.update(vars(error))
@@ -53,11 +45,11 @@ def shown_without_traceback(error: Exception) -> Exception:
 
 @contextmanager
 def user_errors_without_traceback() -> Iterator[None]:
-    """Re-raise a user error raised inside as shown_without_traceback; its libraries' cause chain is dropped (the
-    project's message already says what went wrong and what to do)."""
+    """Re-raise a UserInputError raised inside as shown_without_traceback, without its cause chain (the project's
+    message says what went wrong and what to do); any other exception passes unchanged."""
     try:
         yield
-    except USER_ERRORS as error:
+    except UserInputError as error:
         if isinstance(error, ShownWithoutTraceback):
             raise
         raise shown_without_traceback(error) from None
