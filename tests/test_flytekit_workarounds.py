@@ -9,11 +9,14 @@ import os
 import warnings
 from pathlib import Path
 
+import click
 import pytest
 from flytekit import Cache, FlyteContextManager, current_context, task
+from flytekit.clis.sdk_in_container import run  # loaded first, as pyflyte does: the workaround wraps it
 from flytekit.core.local_cache import LocalTaskCache
 from flytekit.core.type_engine import TypeEngine
 from flytekit.models.core.types import BlobType
+from flytekit.models.interface import Variable
 from flytekit.models.literals import (
     Blob,
     BlobMetadata,
@@ -29,6 +32,7 @@ from flytekit.types.file import FlyteFile
 from flyte.workflows import flytekit_workarounds
 from flyte.workflows.datatypes import DatasetFile
 from flyte.workflows.flytekit_workarounds import (
+    INPUTS_CHECKED_WHILE_READ,
     MISSING_OUTPUTS_ARE_A_MISS,
     OPTIONALS_KEEP_THEIR_HASH_METHOD,
     WORKAROUNDS,
@@ -57,32 +61,31 @@ def ids(workaround) -> str:
 @pytest.mark.parametrize("workaround", WORKAROUNDS, ids=ids)
 def test_the_installed_flytekit_is_inside_every_fence_and_patched(workaround):
     assert workaround.why_not_applicable() is None
-    applied = getattr(workaround.owner, workaround.function)
+    applied = getattr(workaround.owner_loaded(), workaround.function)
     assert applied.workaround == workaround.name and workaround.original() is not applied
     assert workaround.apply()  # applying it again changes nothing
-    assert getattr(workaround.owner, workaround.function) is applied
+    assert getattr(workaround.owner_loaded(), workaround.function) is applied
 
 
 @pytest.mark.parametrize("workaround", WORKAROUNDS, ids=ids)
 def test_another_release_or_signature_is_refused_with_the_reason(workaround):
     for version in ("1.15.4", "1.17.0", "2.0.0", "dev"):
         reason = workaround.why_not_applicable(version)
-        assert reason == f"it was written for flytekit 1.16.x, this is flytekit {version}"
+        assert reason == f"it was written for flytekit 1.16, this is flytekit {version}"
 
     def renamed(*parameters_of_another_release):
         return None
 
     reason = workaround.why_not_applicable("1.16.31", renamed)
-    assert reason == f"{workaround.function} takes ('parameters_of_another_release',), not the " \
-        f"{workaround.parameters} it wraps"  # fmt: skip
+    assert reason == f"{workaround.function} takes ('parameters_of_another_release',), not {workaround.parameters}"
 
 
 def test_outside_its_fence_a_workaround_warns_once_and_changes_nothing(monkeypatch):
     original = MISSING_OUTPUTS_ARE_A_MISS.original()
     monkeypatch.setattr(LocalTaskCache, "get", staticmethod(original))
     monkeypatch.setattr(flytekit_workarounds, "_warned", set())
-    fenced_out = dataclasses.replace(MISSING_OUTPUTS_ARE_A_MISS, versions=frozenset({(0, 1)}))
-    with pytest.warns(RuntimeWarning, match=r"not applied: it was written for flytekit 0\.1\.x.*flyteorg/flyte#6393"):
+    fenced_out = dataclasses.replace(MISSING_OUTPUTS_ARE_A_MISS, release="0.1")
+    with pytest.warns(RuntimeWarning, match=r"not applied: it was written for flytekit 0\.1, .*flyteorg/flyte#6393"):
         assert not fenced_out.apply()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -159,3 +162,20 @@ def test_flytekit_drops_the_hash_method_of_an_optional_and_the_workaround_keys_t
     assert literal_of(FlyteFile(str(other))).hash == hashlib.sha256(other.read_bytes()).hexdigest() != digest
     none = literal_of(None)  # None's key is the None literal; the bundled data it stands for is in the cache version
     assert none.hash is None and none.scalar.union.value.scalar.none_type is not None
+
+
+def read_option(to_click_option, python_type, text: str):
+    """What `pyflyte run` makes of an option's text for a workflow input of `python_type`, run locally."""
+    context = click.Context(click.Command("run"), obj=run.RunLevelParams())
+    variable = Variable(type=TypeEngine.to_literal_type(python_type), description="")
+    option = to_click_option(context, FlyteContextManager.current_context(), "x", variable, python_type, None, False)
+    return option.type.convert(text, option, context)
+
+
+@pytest.mark.parametrize("python_type, text", [(OPTIONAL_DATASET, "does-not-exist.csv"), (int, str(2**65))])
+def test_flytekit_reads_a_missing_path_or_a_huge_int_as_it_is_and_the_workaround_refuses_it(python_type, text):
+    """The messages themselves: tests/test_error_output.py, through pyflyte run."""
+    read = read_option(INPUTS_CHECKED_WHILE_READ.original(), python_type, text)
+    assert str(read) == text, "pyflyte run refuses this value itself now: delete INPUTS_CHECKED_WHILE_READ"
+    with pytest.raises(click.BadParameter):
+        read_option(run.to_click_option, python_type, text)

@@ -11,11 +11,12 @@ from flytekit import Deck, FlyteContextManager, HashMethod, StructuredDataset, c
 from flytekit.types.file import FlyteFile, HTMLPage
 
 from flyte.atomic_write import atomic_output
+from flyte.errors import InvalidSettingsError, quoted
 from flyte.evaluation import Metrics
 from flyte.hyperparameters import Hyperparameters
 from flyte.model_file import Provenance, utc_now
 from flyte.schema import COLUMN_TYPES, FEATURE_TYPES, LABEL
-from flyte.workflows.files import file_cache_key
+from flyte.workflows.files import check_local_location, file_cache_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,6 +80,15 @@ def model_provenance(
         trained_at=utc_now(),
         execution_id=execution_name(),
     )
+
+
+def check_workflow_input(value, python_type):
+    """A workflow input as `pyflyte run` reads it (flyte.workflows.flytekit_workarounds), checked before any task runs:
+    a local path the input cannot use, a whole number beyond the 64 bits Flyte stores. Returns the value."""
+    check_local_location(value, python_type)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise InvalidSettingsError(f"{quoted(value)} is out of range: give a whole number from -2**63 to 2**63 - 1")
+    return value
 
 
 def read_dataframe(table: StructuredDataset) -> pd.DataFrame:

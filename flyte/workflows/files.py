@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import types
+import typing
 from urllib.parse import urlparse
 
 from flytekit.types.directory import FlyteDirectory
@@ -62,6 +64,36 @@ def download(file: FlyteFile) -> str:
     if urlparse(source).scheme in OBJECT_STORE_PROTOCOLS:
         check_readable(source, storage_options_by_protocol())
     return file.download()
+
+
+def check_local_location(value, python_type) -> None:
+    """Refuse a local path that a file (or folder) input cannot use, naming the problem and the way out: missing, a
+    folder where a file is wanted, unreadable. pyflyte run itself takes a missing path or a folder given to an Optional
+    file input as text, which fails converting the workflow's inputs with a message naming neither."""
+    kinds = _location_kinds(python_type)
+    path = value.path if isinstance(value, (FlyteFile, FlyteDirectory)) else value
+    if not kinds or not isinstance(path, (str, os.PathLike)) or not is_local(os.fspath(path)):
+        return
+    if not os.path.exists(path):
+        what = "file or folder" if FlyteDirectory in kinds else "file"
+        raise UserInputError(f"{path}: no such {what}; check the path, or leave the option out to train on the "
+                             "data set bundled with the code")  # fmt: skip
+    if os.path.isdir(path) and FlyteDirectory not in kinds:
+        raise UserInputError(f"{path} is a folder; this workflow trains on one CSV file (the distributed workflow, "
+                             "diabetes_xgboost_model_distributed, trains on a folder of CSV shards)")  # fmt: skip
+    try:
+        os.listdir(path) if os.path.isdir(path) else open(path, "rb").close()
+    except OSError as error:
+        raise UserInputError(f"{path} cannot be read ({error.strerror}); make it readable or pass a copy") from None
+
+
+def _location_kinds(python_type) -> set[type]:
+    """FlyteFile and FlyteDirectory, as far as a type (Optional, a Union, Annotated) takes them."""
+    origin, args = typing.get_origin(python_type), typing.get_args(python_type)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return set().union(*map(_location_kinds, args[:1] if origin is typing.Annotated else args))
+    return {kind for kind in (FlyteFile, FlyteDirectory)
+            if isinstance(python_type, type) and issubclass(python_type, kind)}
 
 
 def fetch_dataset(dataset: FlyteFile) -> str:
