@@ -63,7 +63,7 @@ def test_loading_a_workflow_module_loads_no_heavy_library(module, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
-    assert {module, "flytekit"} <= loaded
+    assert module in loaded  # the package and user_errors.py import no flytekit: importing them patches nothing
     assert top_level(loaded) & HEAVY == set()
     assert PANDAS not in loaded
 
