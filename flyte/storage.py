@@ -38,8 +38,12 @@ def is_local(uri: str) -> bool:
 
 
 def filesystem(uri: str, storage_options: StorageOptions) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem holding `uri`, opened with the settings for its protocol, and the path of `uri` in it."""
-    return url_to_fs(uri, **storage_options.get(get_protocol(uri), {}))
+    """The filesystem holding `uri`, opened with the settings for its protocol, and the path of `uri` in it.
+
+    Without a listings cache: fsspec keeps one filesystem per settings in a process, and a listing it cached would
+    hide an object overwritten or added since (a stale version, a shard missed)."""
+    protocol = get_protocol(uri)
+    return url_to_fs(uri, **{**storage_options.get(protocol, {}), "use_listings_cache": False})
 
 
 def version_facts(fs: fsspec.AbstractFileSystem, path: str) -> str:

@@ -74,8 +74,18 @@ def test_file_cache_key_is_the_content_hash(tmp_path):
     assert file_cache_key(FlyteFile(str(csv))) != key
 
 
-def test_remote_datasets_are_keyed_by_uri_without_downloading():
+def test_a_remote_file_is_keyed_by_its_uri_alone_where_its_server_cannot_be_asked():
     unreachable = "http://127.0.0.1:9/pima.csv"
     key = file_cache_key(FlyteFile(unreachable))
     assert key == "uri-sha256:" + hashlib.sha256(unreachable.encode()).hexdigest()
     assert file_cache_key(FlyteFile("s3://bucket/other.csv")) != key
+
+
+def test_a_remote_file_replaced_at_its_url_gets_a_new_key(http_folder):
+    folder, base_url = http_folder
+    url = f"{base_url}/pima.csv"
+    write_csv(folder / "pima.csv", synthetic_rows(10))
+    key = file_cache_key(FlyteFile(url))
+    assert key == file_cache_key(FlyteFile(url)) != "uri-sha256:" + hashlib.sha256(url.encode()).hexdigest()
+    write_csv(folder / "pima.csv", synthetic_rows(12, seed=1))
+    assert file_cache_key(FlyteFile(url)) != key  # the size and Last-Modified the server reports changed

@@ -100,6 +100,25 @@ def test_a_missing_object_bucket_or_wrong_keys_are_named(object_store):
     assert issubclass(StorageError, UserInputError)
 
 
+@pytest.mark.slow
+def test_shards_are_listed_and_keyed_by_their_objects_with_the_settings_given(object_store):
+    from flyte.dataset import InvalidDatasetError
+    from flyte.shards import find_shards
+
+    store = object_store.filesystem()
+    folder = object_store.url("test-find-shards/shards/")
+    for name in ("part-00001.csv", "part-00000.csv", "notes.txt"):
+        store.pipe(folder + name, b"1,2\n")
+    shards = find_shards(folder, store_options(object_store))
+    assert shards.uris == [folder + "part-00000.csv", folder + "part-00001.csv"]
+    store.pipe(folder + "part-00001.csv", b"3,4\n")  # overwritten in place
+    assert find_shards(folder, store_options(object_store)).content_key != shards.content_key
+    with pytest.raises(StorageError, match=f"^{folder}: the store at {object_store.endpoint} refused the access key"):
+        find_shards(folder, store_options(object_store, secret="not-the-secret"))
+    with pytest.raises(InvalidDatasetError, match="no such file or folder"):
+        find_shards(object_store.url("test-find-shards/absent/"), store_options(object_store))
+
+
 @pytest.fixture
 def silent_endpoint():
     """An endpoint that takes no connection: a listening socket whose queue is full, so that further connection
