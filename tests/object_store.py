@@ -7,8 +7,10 @@ FLYTE_AWS_* variables). tests/conftest.py starts one per test session (the `obje
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -114,7 +116,9 @@ def running_object_store(folder: Path, bucket: str = "bucket") -> Iterator[Objec
     log = folder / "weed.log"
     store = ObjectStore(f"http://127.0.0.1:{s3_port}", store.access_key, store.secret_key, bucket)
     with open(log, "wb") as log_file:
-        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=folder)
+        server = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, cwd=folder, preexec_fn=_killed_with_this_process
+        )
     try:
         _make_bucket_when_ready(store, server, log)
         yield store
@@ -127,6 +131,13 @@ def running_object_store(folder: Path, bucket: str = "bucket") -> Iterator[Objec
             for twin in (port, port + GRPC_OFFSET):
                 for socket_file in Path("/tmp").glob(f"seaweedfs-*-{twin}.sock"):
                     socket_file.unlink(missing_ok=True)
+
+
+def _killed_with_this_process() -> None:
+    """In the server's process before it starts: the kernel kills it when the process that started it ends, also
+    when no `finally` runs (a test session killed by a timeout), so that no store outlives its session."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _make_bucket_when_ready(store: ObjectStore, server: subprocess.Popen, log: Path) -> None:
