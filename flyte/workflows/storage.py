@@ -20,9 +20,9 @@ OBJECT_STORE_PROTOCOLS = ("s3", "gs", "abfs", "abfss")
 
 
 def storage_options(uri: str) -> dict[str, Any]:
-    """The fsspec settings for `uri`'s store, as flytekit opens it with its data configuration as it stands (the
-    environment, pyflyte's --config): `fsspec.open(uri, **storage_options(uri))`. Empty for a local path or an
-    http(s) URL."""
+    """The fsspec settings for `uri`'s store, as flytekit opens it with its data configuration (the FLYTE_AWS_*
+    variables, or the storage section of the config file FLYTECTL_CONFIG names or ~/.flyte/config.yaml):
+    `fsspec.open(uri, **storage_options(uri))`. Empty for a local path or an http(s) URL."""
     protocol = get_protocol(uri)
     if protocol not in OBJECT_STORE_PROTOCOLS:
         return {}
