@@ -63,6 +63,8 @@ import startup  # noqa: E402
 from process_memory import ProcessPeaks  # noqa: E402
 from synthetic import row_count, synthetic_csv, synthetic_shards  # noqa: E402
 
+from flyte.cpus import usable_cpus  # noqa: E402
+
 PYTHON = sys.executable
 PYFLYTE = str(Path(sys.executable).with_name("pyflyte"))
 ACCURACY = re.compile(r"accuracy=([0-9.]+)")
@@ -367,7 +369,9 @@ def machine() -> str:
         memory_text = f", {memory:.0f} GiB RAM"
     except (OSError, StopIteration):
         memory_text = ""
-    return (f"{os.cpu_count()} CPUs ({cpu}){memory_text}, {platform.system()} {platform.release()}, "
+    # usable_cpus(): the threads every task sizes its pools with (flyte/cpus.py: cgroup CPU quota and affinity).
+    return (f"{os.cpu_count()} CPUs ({cpu}), usable_cpus() = {usable_cpus()}{memory_text}, "
+            f"{platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}")
 
 
