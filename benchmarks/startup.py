@@ -133,30 +133,33 @@ def measure(csv: Path, baseline: str | None, repeats: int, workdir: Path, base_i
     machine hits before and after alike."""
     os.environ["HOME"] = tempfile.mkdtemp(prefix="home-", dir=workdir)  # pyflyte package: never the user's ~/.flyte
     built = images(baseline, workdir, base_image)
-    scratch = Path(tempfile.mkdtemp(prefix="startup-", dir=workdir))
-    pods = {}
-    for image in built:
-        out = Path(tempfile.mkdtemp(prefix="package-", dir=workdir))
-        image.registered = read_package(package(image.tag, out, project=image.code))
-        shutil.rmtree(out)
-        pods[image.label] = walk(image, csv, scratch / image.label)
-    for round_ in range(repeats):
-        for pods_of_a_task in zip(*(pods[image.label] for image in built), strict=True):
-            assert len({pod.task for pod in pods_of_a_task}) == 1, [pod.name for pod in pods_of_a_task]
-            ordered = list(zip(built, pods_of_a_task, strict=True))
-            for image, pod in ordered if round_ % 2 == 0 else reversed(ordered):
-                start = time.perf_counter()
-                docker_launch(scratch / image.label, MOUNT, probe=True)(pod)
-                image.pod.setdefault(pod.task, []).append(time.perf_counter() - start)
-                probe = pod.probe()
-                image.to_body.setdefault(pod.task, []).append(probe["seconds_to_task_body"])
-                image.cpu_to_body.setdefault(pod.task, []).append(probe["cpu_seconds_to_task_body"])
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="startup-", dir=workdir))
+        pods = {}
         for image in built:
-            image.load.append(os.getloadavg()[0])
-            summary = ", ".join(f"{task} {image.to_body[task][-1]:.2f} s" for task in TASKS)
-            print(f"  start-up round {round_ + 1}/{repeats} {image.label}: {summary}", file=sys.stderr, flush=True)
-    shutil.rmtree(scratch, ignore_errors=True)
-    subprocess.run(["docker", "image", "rm", built[-1].tag], capture_output=True)  # its layers stay cached
+            out = Path(tempfile.mkdtemp(prefix="package-", dir=workdir))
+            image.registered = read_package(package(image.tag, out, project=image.code))
+            shutil.rmtree(out)
+            pods[image.label] = walk(image, csv, scratch / image.label)
+        for round_ in range(repeats):
+            for pods_of_a_task in zip(*(pods[image.label] for image in built), strict=True):
+                assert len({pod.task for pod in pods_of_a_task}) == 1, [pod.name for pod in pods_of_a_task]
+                ordered = list(zip(built, pods_of_a_task, strict=True))
+                for image, pod in ordered if round_ % 2 == 0 else reversed(ordered):
+                    start = time.perf_counter()
+                    docker_launch(scratch / image.label, MOUNT, probe=True)(pod)
+                    image.pod.setdefault(pod.task, []).append(time.perf_counter() - start)
+                    probe = pod.probe()
+                    image.to_body.setdefault(pod.task, []).append(probe["seconds_to_task_body"])
+                    image.cpu_to_body.setdefault(pod.task, []).append(probe["cpu_seconds_to_task_body"])
+            for image in built:
+                image.load.append(os.getloadavg()[0])
+                summary = ", ".join(f"{task} {image.to_body[task][-1]:.2f} s" for task in TASKS)
+                print(f"  start-up round {round_ + 1}/{repeats} {image.label}: {summary}", file=sys.stderr, flush=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    finally:  # the work tree's image only (the baseline's is kept for the next run); --no-prune: its layers
+        # stay cached, and another build on the same engine may be building on them
+        subprocess.run(["docker", "image", "rm", "--no-prune", built[-1].tag], capture_output=True)
     return built
 
 

@@ -3,8 +3,8 @@ command (`pyflyte-execute ... --resolver ... -- task-module M task-name T`; `pyf
 for each element of a map task), its inputs written as a literal map file, its outputs read back and bound to the
 nodes that take them; a sub-workflow node runs its sub-workflow; a dynamic workflow's pod writes the nodes it compiled
 (futures.pb, a DynamicJobSpec with their task templates), which then run in turn. Where a command runs is the
-caller's `launch`: `docker_launch` (the image, as the container test and the start-up benchmark run it) or a local
-process (the import tests).
+caller's `launch`: `docker_launch` (the image, as the container test and the start-up benchmark run it). The
+benchmarks import this module and tests/registration.py from a venv that may have no pytest: neither imports it.
 
 The probe in tests/pod_probe (its folder on PYTHONPATH, POD_PROBE_REPORT set) reports what a run loaded and the
 seconds from its start to the task body.

@@ -1,4 +1,7 @@
-"""Package the workflows as a user does (`pyflyte package`) and read back, with flyteidl, what would be registered."""
+"""Package the workflows as a user does (`pyflyte package`) and read back, with flyteidl, what would be registered.
+
+Shared with the benchmarks (benchmarks/startup.py), like tests/pods.py: neither needs pytest.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,7 @@ from flyteidl.core.literals_pb2 import Blob, BlobMetadata, Literal, Scalar, Unio
 from flyteidl.plugins.dask_pb2 import DaskJob
 from google.protobuf.json_format import MessageToDict, ParseDict
 
-from tests.conftest import REPO_ROOT
-
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
 WORKFLOW_MODULE = "flyte.workflows.example"
 WORKFLOW = f"{WORKFLOW_MODULE}.diabetes_xgboost_model"

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from tests.conftest import REAL_DATASET, REPO_ROOT
 from tests.lock import canonical, locked_versions
 from tests.reference import plain_accuracy, plain_model
 from tests.registration import WORKFLOW, Package, file_input, package, read_package
+from tests.test_imports import assert_pods_load_only_what_their_tasks_use
 from tests.test_tuning import sklearn_mean_roc_auc
 
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "local/python:3.11-bookworm")
@@ -77,15 +79,31 @@ if CANNOT_BUILD and os.environ.get("REQUIRE_DOCKER") != "1":
     pytest.skip(CANNOT_BUILD, allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
+def remove_image(tag: str) -> None:
+    """Remove the tag only: `--no-prune` keeps its untagged parent layers, which another build on the same engine
+    (a concurrent test run, a benchmark) may be building on, and the next build reuses."""
+    docker("image", "rm", "--no-prune", tag)
+
+
+@contextmanager
+def built_image(project: Path, version: str) -> Iterator[str]:
+    """The project's image, built with the project's own script under a tag of this session's own, removed at the
+    end whatever happens."""
+    try:
+        built = build(project, version)
+        assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-5000:]
+        yield f"{APP}:{version}"
+    finally:
+        remove_image(f"{APP}:{version}")
+
+
+@pytest.fixture(scope="session")
 def image() -> Iterator[str]:
+    """Built once for the session, for test_container_dask.py's tests too."""
     if CANNOT_BUILD:
         pytest.fail(CANNOT_BUILD)
-    built = build(REPO_ROOT, VERSION)
-    assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-5000:]
-    assert f"pyflyte --pkgs flyte.workflows package --image {IMAGE} --force" in built.stdout
-    yield IMAGE
-    docker("image", "rm", IMAGE)  # its layers stay in the build cache for the next run
+    with built_image(REPO_ROOT, VERSION) as tag:
+        yield tag
 
 
 def image_metadata(tag: str) -> dict:
@@ -134,14 +152,11 @@ def test_a_code_change_rebuilds_only_the_code_layer(image, tmp_path):
     shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
     with (project / "flyte" / "model.py").open("a") as source:
         source.write("\n# a code change\n")
-    rebuilt = build(project, "code-change")
-    assert rebuilt.returncode == 0, rebuilt.stdout[-5000:] + rebuilt.stderr[-5000:]
-
-    before, after = (image_metadata(name)["RootFS"]["Layers"] for name in (image, f"{APP}:code-change"))
+    with built_image(project, f"{VERSION}-code-change") as rebuilt:
+        before, after = (image_metadata(name)["RootFS"]["Layers"] for name in (image, rebuilt))
     assert len(before) == len(after)
     assert before[:-1] == after[:-1]  # base, user and virtualenv layers reused from the cache
     assert before[-1] != after[-1]  # the code layer
-    docker("image", "rm", f"{APP}:code-change")
 
 
 # What a task's process runs on: it loads its workflow module (which sizes pyarrow's pools), then reports the CPUs
@@ -174,10 +189,10 @@ def test_a_task_sizes_its_threads_to_the_containers_cpu_limit(image, cpus):
                       "xgboost_threads": cpus, "cores_seen": os.cpu_count()}
 
 
-def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> dict[str, Literal]:
-    """The workflow's outputs, run node by node as Flyte's propeller would, each task in its own container
-    (tests/pods.py): its command and args from the package, CPU and memory capped at its limits."""
-    return pods.run_workflow(registered, name, inputs, work, pods.docker_launch(work, MOUNT)).outputs
+def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> pods.WorkflowRun:
+    """The workflow run node by node as Flyte's propeller would, each task in its own container (tests/pods.py): its
+    command and args from the package, CPU and memory capped at its limits, the probe reporting what it loaded."""
+    return pods.run_workflow(registered, name, inputs, work, pods.docker_launch(work, MOUNT, probe=True))
 
 
 def launch_inputs(registered: Package, workflow: str, **files: str) -> dict[str, Literal]:
@@ -215,8 +230,9 @@ def on_host(work: Path, literal: Literal) -> Path:
     return work / Path(literal.scalar.blob.uri).relative_to(MOUNT)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def registered(image, tmp_path_factory) -> Package:
+    """The workflows packaged with the session's image, for test_container_dask.py's tests too."""
     return read_package(package(image, tmp_path_factory.mktemp("package")))
 
 
@@ -230,24 +246,50 @@ def work(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained_in_image(registered, work) -> dict[str, Literal]:
+def trained_in_image(registered, work) -> pods.WorkflowRun:
     """diabetes_xgboost_model run in the image with its default launch plan's inputs: no dataset, so the split task
     reads the copy of the bundled CSV the image carries."""
     return run_workflow(registered, WORKFLOW, launch_inputs(registered, WORKFLOW), work)
 
 
+TUNING = "flyte.workflows.tuning.diabetes_xgboost_tuning"
+TUNING_GRID = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estimators=[20])
+
+
+@pytest.fixture(scope="module")
+def tuned_in_image(registered, work) -> pods.WorkflowRun:
+    """diabetes_xgboost_tuning on a grid of two points, three folds: its map task runs two elements."""
+    inputs = launch_inputs(registered, TUNING, dataset="pima.csv")
+    inputs.update(grid=literal_of(TUNING_GRID, HyperparameterGrid), folds=literal_of(3, int))
+    return run_workflow(registered, TUNING, inputs, work)
+
+
+INFERENCE = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
+
+
+def first_patients() -> pd.DataFrame:
+    """The feature columns of the bundled data set's first 50 rows."""
+    return pd.read_csv(REAL_DATASET, header=None).iloc[:50, :8]
+
+
+@pytest.fixture(scope="module")
+def classified_in_image(registered, work, trained_in_image) -> pods.WorkflowRun:
+    """diabetes_xgboost_batch_inference on 50 patients with the model trained in the image."""
+    first_patients().to_csv(work / "patients.csv", header=False, index=False)
+    model = Path(trained_in_image.outputs["model"].scalar.blob.uri).relative_to(MOUNT)
+    inputs = launch_inputs(registered, INFERENCE, model=model, patients="patients.csv")
+    return run_workflow(registered, INFERENCE, inputs, work)
+
+
 def test_the_training_workflow_runs_in_the_image_as_flyte_runs_it(trained_in_image, work):
-    assert trained_in_image["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
-    saved = load_model(on_host(work, trained_in_image["model"]))
+    outputs = trained_in_image.outputs
+    assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
+    saved = load_model(on_host(work, outputs["model"]))
     assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
 
 
-def test_the_tuning_workflow_and_its_map_task_run_in_the_image(registered, work):
-    name = "flyte.workflows.tuning.diabetes_xgboost_tuning"
-    grid = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estimators=[20])
-    inputs = {**launch_inputs(registered, name, dataset="pima.csv"), "grid": literal_of(grid, HyperparameterGrid)}
-    inputs["folds"] = literal_of(3, int)
-    outputs = run_workflow(registered, name, inputs, work)
+def test_the_tuning_workflow_and_its_map_task_run_in_the_image(tuned_in_image):
+    outputs, grid = tuned_in_image.outputs, TUNING_GRID
 
     scores = python_value(outputs["cross_validation"], list[CrossValidationScore])
     train, _ = train_test_split(pd.read_csv(REAL_DATASET, header=None, names=[*FEATURES, LABEL]), test_size=0.33,
@@ -260,14 +302,8 @@ def test_the_tuning_workflow_and_its_map_task_run_in_the_image(registered, work)
     assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET, **vars(chosen))
 
 
-def test_batch_inference_runs_in_the_image_with_the_trained_model(registered, work, trained_in_image):
-    name = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
-    patients = pd.read_csv(REAL_DATASET, header=None).iloc[:50, :8]
-    patients.to_csv(work / "patients.csv", header=False, index=False)
-    model = Path(trained_in_image["model"].scalar.blob.uri).relative_to(MOUNT)
-    inputs = launch_inputs(registered, name, model=model, patients="patients.csv")
-    outputs = run_workflow(registered, name, inputs, work)
-
+def test_batch_inference_runs_in_the_image_with_the_trained_model(classified_in_image, work):
+    outputs, patients = classified_in_image.outputs, first_patients()
     predictions = pd.read_csv(on_host(work, outputs["predictions_csv"]))
     assert list(predictions.columns) == [*FEATURES, "predicted", "probability"]
     np.testing.assert_array_equal(predictions[list(FEATURES)].to_numpy(), patients.to_numpy())
@@ -300,6 +336,12 @@ def test_the_training_workflow_runs_in_the_image_against_an_object_store(registe
     saved = load_model(work / "model-from-the-store.json")
     assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
     assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
+
+
+def test_each_task_pod_loads_only_the_heavy_libraries_its_task_uses(trained_in_image, tuned_in_image,
+                                                                    classified_in_image):
+    runs = (trained_in_image, tuned_in_image, classified_in_image)
+    assert_pods_load_only_what_their_tasks_use([pod for run in runs for pod in run.pods])
 
 
 @pytest.mark.parametrize("require_docker", ["", "1"])
