@@ -178,7 +178,7 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     assert [sub_workflow.id.name for sub_workflow in tuning.sub_workflows] == [TRAIN_AND_EVALUATE]
     assert tuning.sub_workflows[0] == registered.workflows[WORKFLOW].sub_workflows[0]
     inputs, outputs = wiring(tuning.template)
-    assert inputs[("train_and_evaluate", "hyperparameters")] == ("choose_hyperparameters", "o0")
+    assert inputs[("train_and_evaluate", "hyperparameters")] == ("choose_hyperparameters", "hyperparameters")
     assert {name: outputs[name] for name in ("model", "accuracy", "metrics", "report")} == {
         name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report")
     }
