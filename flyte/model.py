@@ -10,10 +10,17 @@ from xgboost import XGBClassifier
 from flyte.hyperparameters import Hyperparameters
 from flyte.schema import FEATURES, LABEL
 
+# Up to this many training rows XGBoost trains on one thread: there its threads cost more than they bring, and on busy
+# cores they wait for each other after every tree node (docs/performance.md, Tuning against GridSearchCV). Above it,
+# XGBoost's own choice, which follows the CPU quota (docs/performance.md, Threads). The model file keeps no thread
+# count: a saved model predicts on the threads of wherever it is loaded.
+SINGLE_THREAD_TRAINING_ROWS = 10_000
+
 
 def train_model(train: pd.DataFrame, hyperparameters: Hyperparameters, seed: int) -> XGBClassifier:
     """Fit a classifier on the feature columns of `train` against its label column."""
-    model = XGBClassifier(**xgboost_settings(hyperparameters), random_state=seed)
+    threads = 1 if len(train) <= SINGLE_THREAD_TRAINING_ROWS else None
+    model = XGBClassifier(**xgboost_settings(hyperparameters), random_state=seed, n_jobs=threads)
     model.fit(train[list(FEATURES)], train[LABEL])
     return model
 
