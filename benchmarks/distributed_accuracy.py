@@ -5,12 +5,13 @@
 
 For each size: the single-node workflow (diabetes_xgboost_model) on one CSV, and the distributed workflow
 (diabetes_xgboost_model_distributed) on the same rows cut into shards (benchmarks/synthetic.py: the shards joined
-are the single CSV byte for byte), once per worker count. The two split differently (a shuffled exact-size test
-split there, a hash of each row's values here), so a third column separates the two causes of any gap: the
-single-node trainer (flyte.model.train_model) on the distributed workflow's split. Its difference to the
-single-node workflow is the split's; its difference to the distributed workflow, the distributed training's
-(per-worker quantile sketches merged, histograms summed across workers). Runs in-process with its own HOME, so
-flytekit's local cache is a fresh one and the user's ~/.flyte is never touched. Prints a Markdown table.
+are the single CSV byte for byte), once per worker count. The two split differently (the exact shuffle split there,
+exactly ceil(ratio x rows) test rows; the row-hash split here, each row a test row with probability ratio), so a
+third column separates the two causes of any gap: the single-node trainer (flyte.model.train_model) on the
+distributed workflow's split. Its difference to the single-node workflow is the split's; its difference to the
+distributed workflow, the distributed training's (per-worker quantile sketches merged, histograms summed across
+workers). Runs in-process with its own HOME, so flytekit's local cache is a fresh one and the user's ~/.flyte is
+never touched. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -78,13 +79,13 @@ def measure(csv: Path, shards: Path, worker_counts: list[int]) -> dict:
     from flyte.hyperparameters import Hyperparameters
     from flyte.model import classify, train_model
     from flyte.schema import LABEL
-    from flyte.shards import held_out_rows
+    from flyte.shards import row_hash_split
     from flyte.workflows.datatypes import DEFAULT_SEED, DEFAULT_TEST_SPLIT_RATIO
     from flyte.workflows.distributed import diabetes_xgboost_model_distributed
     from flyte.workflows.example import diabetes_xgboost_model
 
     table = load_table(csv)
-    held_out = held_out_rows(table, DEFAULT_TEST_SPLIT_RATIO, DEFAULT_SEED)
+    held_out = row_hash_split(table, DEFAULT_TEST_SPLIT_RATIO, DEFAULT_SEED)
     frame = table.to_pandas()
     train, test = frame[~held_out], frame[held_out]
     model = train_model(train, Hyperparameters(), DEFAULT_SEED)

@@ -30,7 +30,7 @@ def main() -> None:
 
     data = pd.read_csv(args.dataset, header=None)
     x_train, x_test, y_train, y_test = train_test_split(
-        data.iloc[:, :8], data.iloc[:, 8], test_size=args.test_split_ratio, random_state=args.seed
+        data.iloc[:, :-1], data.iloc[:, -1], test_size=args.test_split_ratio, random_state=args.seed
     )
     estimator = XGBClassifier(objective="binary:logistic", booster="gbtree", random_state=args.seed)
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)

@@ -14,15 +14,17 @@ flyte.model_file.save_model), compute the evaluation metrics (flyte.evaluation) 
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from xgboost import XGBClassifier
 
-FEATURES = ["pregnancies", "glucose", "blood_pressure", "skin_thickness", "insulin", "bmi", "diabetes_pedigree", "age"]
-LABEL = "diabetic"
-FLOATS = ("bmi", "diabetes_pedigree")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the flyte package, run as a script from anywhere
+
+from flyte.schema import COLUMN_TYPES, FEATURES, LABEL  # noqa: E402  (the column names and types, no other code)
 
 
 def main() -> None:
@@ -33,12 +35,11 @@ def main() -> None:
     parser.add_argument("--same-work", action="store_true", help="also save the model, evaluate and render the report")
     args = parser.parse_args()
 
-    columns = FEATURES + [LABEL]
     data = pacsv.read_csv(
         args.dataset,
-        read_options=pacsv.ReadOptions(column_names=columns),
+        read_options=pacsv.ReadOptions(column_names=list(COLUMN_TYPES)),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.float64() if name in FLOATS else pa.int64() for name in columns}
+            column_types={name: pa.float64() if kind is float else pa.int64() for name, kind in COLUMN_TYPES.items()}
         ),
     ).to_pandas()
 
@@ -51,10 +52,10 @@ def main() -> None:
         max_depth=4, learning_rate=0.1, n_estimators=100, objective="binary:logistic", booster="gbtree",
         tree_method="hist", n_jobs=None, random_state=args.seed,
     )
-    model.fit(train[FEATURES], train[LABEL])
+    model.fit(train[list(FEATURES)], train[LABEL])
 
     # Class and probability of every test row, in one pass (for binary:logistic, predict() is proba > 0.5).
-    probability = model.predict_proba(test[FEATURES])[:, 1]
+    probability = model.predict_proba(test[list(FEATURES)])[:, 1]
     predicted = (probability > 0.5).astype("int64")
     print(f"accuracy={float((predicted == test[LABEL].to_numpy()).mean())}")
     if args.same_work:

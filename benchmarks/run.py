@@ -1,7 +1,8 @@
 """Benchmark the diabetes pipeline against the bare libraries and the original tutorial, at several data sizes.
 
-    python benchmarks/run.py                       # 768, 1M and 10M rows, 3 repeats (the full run)
+    python benchmarks/run.py                       # 768, 1M and 10M rows, 3 repeats, and 30M distributed only
     python benchmarks/run.py --smoke                   # the harness still runs (about a minute), as CI checks it
+    python benchmarks/run.py --sizes "" --distributed-sizes 100M --workers auto --repeats 1 --no-startup
 
 For each size it writes a deterministic Pima-shaped synthetic CSV (benchmarks/synthetic.py) into --workdir (kept
 there for the next run), then measures, in fresh processes and interleaved round by
@@ -21,7 +22,12 @@ round so that background load hits every variant alike:
                     (benchmarks/synthetic.py), with an empty cache; its own table: wall time against the workflow's
                     cold run, the peak of its largest Dask worker process and of its driver (benchmarks/
                     process_memory.py) against the fit task's peak, and from the 1- and 2-worker peaks, the worker
-                    memory per million rows and a projection of workers for 100M and 1B rows.
+                    memory per million rows and a projection of workers for 100M and 1B rows. A worker count
+                    `auto` runs without --workers: the workflow then sizes the workers from the shards.
+
+Sizes in --distributed-sizes (by default 30M, when --sizes is not given) run the distributed variants alone: the
+single-node tasks' memory limits are sized for 10M rows, not those. Their table gives each run's worker count, the
+largest worker's peak against the workers' declared memory limit (WORKER_MEMORY), the driver's and the accuracy.
 
 Then, once, with a 768-row CSV whatever the sizes: each task's start-up in the image, as a pod runs it
 (benchmarks/startup.py: the seconds from the process's start to the task body, `docker run` of its serialized
@@ -35,7 +41,8 @@ deleted afterwards: the user's ~/.flyte is never touched. Matplotlib's font cach
 under --workdir, built once before measuring, as on any machine where matplotlib has run before. It prints a
 Markdown table per size with the medians, the ratios and the targets of issue #5, checks that all variants report
 the same accuracy, and exits non-zero if a run fails or the accuracies differ (a missed target is reported, not an
-error, unless --check-targets).
+error, unless --check-targets). Every run records the machine's 1-minute load average, sampled while it runs
+(mean), because the machine may be shared.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +72,7 @@ from process_memory import ProcessPeaks  # noqa: E402
 from synthetic import row_count, synthetic_csv, synthetic_shards  # noqa: E402
 
 from flyte.cpus import usable_cpus  # noqa: E402
+from flyte.shards import find_shards, workers_needed  # noqa: E402
 
 PYTHON = sys.executable
 PYFLYTE = str(Path(sys.executable).with_name("pyflyte"))
@@ -71,13 +80,17 @@ ACCURACY = re.compile(r"accuracy=([0-9.]+)")
 MPLCONFIGDIR = ""  # set in main(): one matplotlib config/font-cache folder for every run
 VARIANTS = ("plain", "plain, same work", "workflow cold", "workflow cached", "tutorial")
 STARTUP_ROWS = 768  # the rows of the start-up runs in the image: the size of the bundled data set
+LOAD_SAMPLE_SECONDS = 5
 SHARD_ROWS = 1_250_000  # rows per CSV shard of the distributed runs' data (at least 2 shards)
 # A worker's peak is planned at no more than this share of its memory limit: Dask pauses a worker whose process
 # memory reaches 80% of its limit (distributed.worker.memory.pause), so the peak must stay below that.
 WORKER_PEAK_SHARE = 0.75
 
 
-def distributed_variant(workers: int) -> str:
+def distributed_variant(workers: int | None) -> str:
+    """The distributed runs' names: 'distributed, 2 workers', or 'distributed, auto' for the workflow's choice."""
+    if workers is None:
+        return "distributed, auto"
     return f"distributed, {workers} worker{'s' if workers > 1 else ''}"
 
 
@@ -89,6 +102,7 @@ class Measure:
     load: list[float] = field(default_factory=list)
     worker_peak_mib: list[float] = field(default_factory=list)  # distributed runs: the largest Dask worker's peak
     driver_peak_mib: list[float] = field(default_factory=list)  # distributed runs: the pyflyte process's own peak
+    worker_processes: list[int] = field(default_factory=list)  # distributed runs: Dask worker processes started
 
     @property
     def wall(self) -> float:
@@ -113,22 +127,35 @@ class Measure:
 
 def run(
     command: list[str], home: Path, tmp: Path, log: Path, peaks: ProcessPeaks | None = None
-) -> tuple[float, float, str]:
-    """Run `command` from the repo root; return its wall seconds, peak RSS in MiB and stdout.
+) -> tuple[float, float, str, float]:
+    """Run `command` from the repo root; return its wall seconds, peak RSS in MiB, stdout and the machine's
+    1-minute load average while it ran (the mean of samples every LOAD_SAMPLE_SECONDS, the first at its start).
 
     With `peaks`, also record the peak of every process of its tree (for the Dask worker processes).
     """
+    loads, done = [], threading.Event()
+
+    def sample_load() -> None:
+        while True:
+            loads.append(os.getloadavg()[0])
+            if done.wait(LOAD_SAMPLE_SECONDS):
+                return
+
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "MPLCONFIGDIR": MPLCONFIGDIR}
     env.pop("PYTHONSTARTUP", None)
     for folder in (home, tmp):
         folder.mkdir(parents=True, exist_ok=True)
     with open(log, "w+") as output:
         start = time.perf_counter()
+        sampler = threading.Thread(target=sample_load, daemon=True)
+        sampler.start()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
         if peaks is not None:
             peaks.watch(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
         if peaks is not None:
             peaks.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -136,7 +163,7 @@ def run(
         text = output.read()
     if process.returncode != 0:
         raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}\n{text[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, text
+    return seconds, usage.ru_maxrss / 1024, text, statistics.mean(loads)
 
 
 def accuracy_of(text: str, command: list[str]) -> str:
@@ -147,16 +174,18 @@ def accuracy_of(text: str, command: list[str]) -> str:
 
 
 def benchmark_size(
-    rows: int, csv: Path, repeats: int, scratch: Path, shards: Path | None, workers: list[int]
+    rows: int, csv: Path | None, repeats: int, scratch: Path, shards: Path | None, workers: list[int | None]
 ) -> tuple[dict[str, Measure], list[dict]]:
+    """Measure every variant at `rows`; without `csv`, the distributed variants alone (and no task alone)."""
     distributed = [
         (distributed_variant(count), [
             PYFLYTE, "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
-            "--dataset", str(shards), "--workers", str(count),
+            "--dataset", str(shards), *(["--workers", str(count)] if count is not None else []),
         ], f"distributed-{count}")
         for count in (workers if shards else [])
     ]  # fmt: skip
-    measures = {variant: Measure() for variant in [*VARIANTS, *(variant for variant, _, _ in distributed)]}
+    single_node = VARIANTS if csv else ()
+    measures = {variant: Measure() for variant in [*single_node, *(variant for variant, _, _ in distributed)]}
     workflow = [PYFLYTE, "run", "flyte/workflows/example.py", "diabetes_xgboost_model", "--dataset", str(csv)]
     tutorial = [PYFLYTE, "run", "benchmarks/tutorial.py", "diabetes_xgboost_model", "--dataset", str(csv)]
     plain = [PYTHON, "benchmarks/plain.py", str(csv)]
@@ -169,18 +198,17 @@ def benchmark_size(
             ("workflow cold", workflow, "workflow"),
             ("workflow cached", workflow, "workflow"),  # same HOME and TMPDIR: the cold run's cache and outputs
             ("tutorial", tutorial, "tutorial"),
-            *distributed,
-        ]
-        for variant, command, place in plan:
+        ] if csv else []  # fmt: skip
+        for variant, command, place in plan + distributed:
             peaks = ProcessPeaks() if variant.startswith("distributed") else None
-            seconds, peak, text = run(
+            seconds, peak, text, load = run(
                 command, folder / place / "home", folder / place / "tmp", folder / "log.txt", peaks=peaks
             )
             slower = variant == "workflow cached" and seconds > measures["workflow cold"].seconds[-1]
             if slower and "cache" not in text.lower():
                 print(f"warning: the cached rerun took longer than the cold run ({seconds:.1f}s)", file=sys.stderr)
             measures[variant].seconds.append(seconds)
-            measures[variant].load.append(os.getloadavg()[0])
+            measures[variant].load.append(load)
             measures[variant].peak_mib.append(peak)
             measures[variant].accuracy.add(accuracy_of(text, command))
             workers_text = ""
@@ -189,17 +217,20 @@ def benchmark_size(
                     raise SystemExit(f"no Dask worker process seen in: {' '.join(command)}")
                 measures[variant].worker_peak_mib.append(peaks.worker_mib[0])
                 measures[variant].driver_peak_mib.append(peaks.root_mib)
+                measures[variant].worker_processes.append(len(peaks.worker_mib))
                 workers_text = f"  workers {', '.join(f'{mib:.0f}' for mib in peaks.worker_mib)} MiB"
             print(f"  {rows:>10,} rows  round {round_ + 1}/{repeats}  {variant:<16} {seconds:7.2f} s  {peak:7.0f} MiB"
-                  f"{workers_text}", file=sys.stderr, flush=True)
+                  f"  load {load:.1f}{workers_text}", file=sys.stderr, flush=True)
         shutil.rmtree(folder, ignore_errors=True)
+    if not csv:
+        return measures, []
     folder = Path(tempfile.mkdtemp(prefix=f"{rows}-tasks-", dir=scratch))
     tasks = []
     state = folder / "state.json"
     state.write_text(json.dumps({"dataset": str(csv)}))
     for step in ("split_traintest_dataset", "fit", "predict", "score"):
         command = [PYTHON, "benchmarks/one_task.py", str(state), step]
-        seconds, peak, _ = run(command, folder / "home", folder / "tmp", folder / "log.txt")
+        seconds, peak, _, _ = run(command, folder / "home", folder / "tmp", folder / "log.txt")
         limits = json.loads(state.read_text())["limits"][step]
         tasks.append({"task": step, "seconds": seconds, "peak_mib": peak, **limits})
         print(f"  {rows:>10,} rows  task {step:<24} {seconds:7.2f} s  {peak:7.0f} MiB", file=sys.stderr, flush=True)
@@ -237,7 +268,7 @@ def table(
             f"{', '.join(sorted(measure.accuracy))} |"
         )
     loads = [load for measure in measures.values() for load in measure.load]
-    lines += ["", f"1-minute load average at the end of the runs: median {statistics.median(loads):.1f}, "
+    lines += ["", f"1-minute load average during the runs: median {statistics.median(loads):.1f}, "
               f"max {max(loads):.1f} ({os.cpu_count()} CPUs)."]
     lines += ["", "| task, alone in a fresh process | wall time | peak RSS | declared memory limit |"]
     lines += ["|---|---:|---:|---:|"]
@@ -325,6 +356,33 @@ def distributed_table(
     return "\n".join(lines), targets
 
 
+def distributed_only_table(rows: int, measures: dict[str, Measure], workers: list[int | None], chosen: int) -> str:
+    """The distributed runs of a size measured without the single-node variants: each worker's peak against the
+    workers' declared memory limit, since there is no single-node run to set it against."""
+    from flyte.workflows.distributed import WORKER_MEMORY
+
+    limit = mebibytes(WORKER_MEMORY)
+    lines = [
+        f"#### {rows:,} rows, distributed only (CSV shards; medians)",
+        "",
+        f"| variant | workers | wall time | largest worker's peak | / worker limit ({WORKER_MEMORY}) | "
+        "worker processes | driver's peak | accuracy | 1-minute load |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for count in workers:
+        measure = measures[distributed_variant(count)]
+        lines.append(
+            f"| {distributed_variant(count)} | {count or chosen} | {measure.wall:.1f} s | {measure.worker_peak:.0f} MiB"
+            f" | {measure.worker_peak / limit:.2f}x | {statistics.median(measure.worker_processes):.0f} | "
+            f"{measure.driver_peak:.0f} MiB | {', '.join(sorted(measure.accuracy))} | "
+            f"{statistics.mean(measure.load):.1f} |"
+        )
+    lines += ["", f"Worker processes: each of the three Dask tasks starts its own workers (3 x workers when none is "
+              f"restarted). Load: the 1-minute load average sampled every {LOAD_SAMPLE_SECONDS} s during the run, "
+              f"mean ({os.cpu_count()} CPUs)."]
+    return "\n".join(lines)
+
+
 def projection(rows: int, one_worker_mib: float, two_workers_mib: float, driver_mib: float) -> list[str]:
     """Workers for 100M and 1B rows, from a line through the largest worker's peak at rows and rows/2 per worker."""
     per_million = (one_worker_mib - two_workers_mib) / (rows / 2 / 1e6)
@@ -376,12 +434,21 @@ def machine() -> str:
 
 
 def parse_sizes(text: str) -> list[int]:
-    return [row_count(item) for item in text.split(",")]
+    return [row_count(item) for item in text.split(",") if item.strip()]
+
+
+def parse_workers(text: str) -> list[int | None]:
+    """'1,2,auto' -> [1, 2, None]: None runs the workflow without --workers, which then sizes them itself."""
+    return [None if item.strip() == "auto" else int(item) for item in text.split(",") if item.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="768,1M,10M", help="comma-separated row counts, e.g. 768,1M,10M")
+    parser.add_argument("--sizes", help="comma-separated row counts, e.g. 768,1M,10M (default: 768,1M,10M); "
+                        "empty: none")
+    parser.add_argument("--distributed-sizes",
+                        help="row counts measured with the distributed workflow alone (default: 30M if --sizes is "
+                        "not given, else none)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each variant per size (medians reported)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "diabetes-benchmarks",
                         help="where the synthetic CSVs are kept and the runs' scratch folders go")
@@ -389,7 +456,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="also write the Markdown report to this file")
     parser.add_argument("--check-targets", action="store_true", help="exit 1 if a target is not met")
     parser.add_argument("--workers", default="1,2",
-                        help="worker counts of the distributed workflow's runs, e.g. 1,2; empty: no distributed runs")
+                        help="worker counts of the distributed workflow's runs, e.g. 1,2 or auto (the workflow's "
+                        "choice from the data size); empty: no distributed runs")
+    parser.add_argument("--no-startup", action="store_true", help="leave out the start-up section")
     parser.add_argument("--startup-baseline", metavar="COMMIT",
                         help="also measure the start-up of this commit's image, as 'before' (e.g. main)")
     parser.add_argument("--startup-repeats", type=int, help="rounds of the start-up section (default: --repeats)")
@@ -404,8 +473,11 @@ def main() -> None:
     if args.smoke:
         args.sizes, args.repeats, args.workers = "768", 1, "2"
 
-    sizes = parse_sizes(args.sizes)
-    workers = [int(count) for count in args.workers.split(",") if count.strip()]
+    sizes = parse_sizes("768,1M,10M" if args.sizes is None else args.sizes)
+    distributed_sizes = parse_sizes(args.distributed_sizes or ("30M" if args.sizes is None else ""))
+    workers = parse_workers(args.workers)
+    if distributed_sizes and not workers:
+        parser.error("--distributed-sizes needs at least one --workers count")
     global MPLCONFIGDIR
     MPLCONFIGDIR = str(args.workdir / "matplotlib")
     subprocess.run([PYTHON, "-c", "import matplotlib.font_manager"], check=True,
@@ -427,16 +499,23 @@ def main() -> None:
             distributed_text, distributed_targets = distributed_table(rows, measures, tasks, workers)
             text, targets = f"{text}\n\n{distributed_text}", targets + distributed_targets
         # The single-node variants share the split, so their accuracies must agree; the distributed workflow
-        # splits by another rule (reported next to them instead).
+        # splits by the row-hash split, not the exact shuffle split (reported next to them instead).
         accuracies = set().union(*(measures[variant].accuracy for variant in VARIANTS))
         if len(accuracies) != 1:
             accuracies_differ.append(f"{rows} rows: {sorted(accuracies)}")
         all_targets += targets
         report += [text, ""]
         print(text + "\n", flush=True)
-    no_docker = None if args.smoke else startup.docker_available()
-    if args.smoke:
-        text = "#### Start-up in the image\n\nNot measured: a smoke run (--smoke) leaves it out."
+    for rows in distributed_sizes:
+        shards = synthetic_shards(rows, shard_count(rows), args.workdir / "data", seed=args.seed)
+        measures, _ = benchmark_size(rows, None, args.repeats, scratch, shards, workers)
+        text = distributed_only_table(rows, measures, workers, workers_needed(find_shards(str(shards), {})))
+        report += [text, ""]
+        print(text + "\n", flush=True)
+    no_docker = None if args.smoke or args.no_startup else startup.docker_available()
+    if args.smoke or args.no_startup:
+        left_out_by = "a smoke run (--smoke)" if args.smoke else "--no-startup"
+        text = f"#### Start-up in the image\n\nNot measured: {left_out_by} leaves it out."
     elif no_docker:
         text = f"#### Start-up in the image\n\nNot measured: {no_docker}."
     else:

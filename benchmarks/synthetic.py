@@ -1,10 +1,11 @@
 """Deterministic, Pima-shaped synthetic CSVs, as one file or a folder of shards.
 
-The real file's 9 columns, value ranges and formats, no header.
+The columns of flyte.schema, in its order, with the real file's value ranges and formats, no header.
 
-Each column follows a simple distribution fitted by eye to the real file (means, spreads, share of zeros for the
-"missing" encodings), clipped to the real file's min..max; the label is a noisy logistic function of glucose, BMI,
+Each of the real file's columns follows a simple distribution fitted by eye to it (means, spreads, share of zeros
+for the "missing" encodings), clipped to its min..max; the label is a noisy logistic function of glucose, BMI,
 age, pregnancies and pedigree, so that a model has something to learn (about 35% positives, as in the real file).
+A column the schema has and the real file has not is drawn uniformly from its plausible range (flyte.schema).
 Rows are made in blocks of 1M, each from its own seeded generator: the same (rows, seed) always gives the same bytes.
 Sharded, the same rows are cut into consecutive, near-equal parts named part-00000.csv, part-00001.csv, ...: joined
 in name order, the shards of (rows, seed) are byte for byte the single CSV of (rows, seed), whatever the shard count,
@@ -20,6 +21,7 @@ import argparse
 import math
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,9 +29,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the flyte package, run as a script from anywhere
+
+from flyte.schema import COLUMN_TYPES, LABEL, PLAUSIBLE_RANGES  # noqa: E402
+
 BLOCK_ROWS = 1_000_000
-NAMES = ("pregnancies", "glucose", "blood_pressure", "skin_thickness", "insulin", "bmi",
-         "diabetes_pedigree", "age", "diabetic")
 
 
 def _with_zeros(rng: np.random.Generator, values: np.ndarray, share: float) -> np.ndarray:
@@ -50,12 +54,26 @@ def _block(rows: int, rng: np.random.Generator) -> pa.Table:
         0.035 * (glucose - 121) + 0.09 * (bmi - 32) + 0.03 * (age - 33) + 0.12 * (pregnancies - 3.8)
         + 0.9 * (pedigree - 0.47) - 0.75 + rng.logistic(0, 1, rows)
     )
-    diabetic = (logit > 0).astype(np.int64)
-    columns = [pregnancies, glucose, blood_pressure, skin_thickness, insulin, bmi, pedigree, age, diabetic]
+    drawn = {
+        "pregnancies": pregnancies, "glucose": glucose, "blood_pressure": blood_pressure,
+        "skin_thickness": skin_thickness, "insulin": insulin, "bmi": bmi, "diabetes_pedigree": pedigree, "age": age,
+        LABEL: (logit > 0).astype(np.int64),
+    }  # fmt: skip
+    for name in COLUMN_TYPES:
+        if name not in drawn:
+            drawn[name] = _uniform(rng, name, rows)
     return pa.table({
-        name: pa.array(values.astype(np.float64 if name in ("bmi", "diabetes_pedigree") else np.int64))
-        for name, values in zip(NAMES, columns, strict=True)
+        name: pa.array(drawn[name].astype(np.float64 if kind is float else np.int64))
+        for name, kind in COLUMN_TYPES.items()
     })
+
+
+def _uniform(rng: np.random.Generator, name: str, rows: int) -> np.ndarray:
+    """Values of a column the real file has not, uniform over its plausible range (floats to 3 decimals)."""
+    bounds = PLAUSIBLE_RANGES[name]
+    if COLUMN_TYPES[name] is int:
+        return rng.integers(int(bounds.low), int(bounds.high), rows, endpoint=True)
+    return np.round(rng.uniform(bounds.low, bounds.high, rows), 3)
 
 
 def _blocks(rows: int, seed: int) -> Iterator[pa.Table]:
@@ -146,9 +164,10 @@ def row_count(text: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/synthetic.py",
-        description="Write a Pima-shaped synthetic data set as a folder of CSV shards (no header, the real file's 9 "
-        "columns and value ranges), for the distributed workflow's --dataset. The same rows and seed always give "
-        "the same bytes; the shards joined in name order are the same rows whatever the shard count.",
+        description="Write a Pima-shaped synthetic data set as a folder of CSV shards (no header, the columns of "
+        "flyte/schema.py with the real file's value ranges), for the distributed workflow's --dataset. The same "
+        "rows and seed always give the same bytes; the shards joined in name order are the same rows whatever the "
+        "shard count.",
     )
     parser.add_argument("--rows", type=row_count, required=True, help="rows in all, e.g. 768, 100k, 10M")
     parser.add_argument("--shards", type=int, help="number of CSV files (default: one per million rows, at least 1)")

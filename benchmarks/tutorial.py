@@ -20,11 +20,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from xgboost import XGBClassifier
 
-FEATURE_COLUMNS = OrderedDict(
-    (name, int) for name in ("preg", "glucose", "bp", "skin", "insulin", "bmi", "pedigree", "age")
-)
-FEATURE_COLUMNS.update(bmi=float, pedigree=float)
-CLASSES_COLUMNS = OrderedDict(diabetic=int)
+from flyte.schema import FEATURE_TYPES, LABEL
+
+FEATURE_COLUMNS = OrderedDict(FEATURE_TYPES)
+CLASSES_COLUMNS = OrderedDict({LABEL: int})
 Features = FlyteSchema[FEATURE_COLUMNS]
 Classes = FlyteSchema[CLASSES_COLUMNS]
 
@@ -47,7 +46,7 @@ TASK = dict(cache=True, cache_version="1.0", limits=Resources(mem="8Gi"))
 @task(**TASK)
 def split_traintest_dataset(dataset: FlyteFile[typing.TypeVar("csv")], seed: int, test_split_ratio: float) -> Split:
     frame = pd.read_csv(dataset, header=None)
-    x, y = frame[frame.columns[:8]], frame[[frame.columns[8]]]
+    x, y = frame[frame.columns[:-1]], frame[[frame.columns[-1]]]
     x.columns, y.columns = list(FEATURE_COLUMNS), list(CLASSES_COLUMNS)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_split_ratio, random_state=seed)
     return Split(x_train, x_test, y_train, y_test)

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m flyte.cli",
         description="Predict diabetes with a model file written by the diabetes_xgboost_model workflow. "
-        "Give one patient's 8 features as options, or a CSV of patients with --csv.",
+        f"Give one patient's {len(FEATURES)} features as options, or a CSV of patients with --csv.",
     )
     parser.add_argument(
         "model", type=Path, nargs="?",
@@ -44,9 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--which-model", action="store_true", help="print the path of the model file that would be used, and exit"
     )
-    parser.add_argument("--csv", type=Path, help="CSV of patients: the 8 feature columns, no label")
+    parser.add_argument("--csv", type=Path, help=f"CSV of patients: the {len(FEATURES)} feature columns, no label")
     parser.add_argument("--output", type=Path, help="with --csv: write the predictions here instead of printing them")
-    patient = parser.add_argument_group("one patient (all 8 required without --csv)")
+    patient = parser.add_argument_group(f"one patient (all {len(FEATURES)} required without --csv)")
     for feature in FEATURES:
         patient.add_argument(_option(feature), dest=feature, type=FEATURE_TYPES[feature], metavar="VALUE")
     return parser
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--output {args.output}: the folder {args.output.parent} does not exist")
     if not args.csv and len(given) < len(FEATURES):
         missing = [_option(feature) for feature in FEATURES if feature not in given]
-        parser.error(f"give --csv FILE, or all 8 features of one patient; missing {' '.join(missing)}")
+        parser.error(f"give --csv FILE, or all {len(FEATURES)} features of one patient; missing {' '.join(missing)}")
     from flyte.inference import classify_patients_csv  # XGBoost loads only once the arguments are known to be fine
     from flyte.model_file import IncompatibleModelError
 

@@ -18,7 +18,7 @@ def classify_patients_csv(
     model_source: str | None = None,
     patients_source: str | None = None,
 ) -> pd.DataFrame:
-    """Each patient's 8 features followed by the predicted class (1 = diabetic) and probability of diabetes.
+    """Each patient's features followed by the predicted class (1 = diabetic) and probability of diabetes.
 
     The patients CSV holds the feature columns only, headerless or with exactly the feature names as header; it is
     checked like training data, and the model file must have been trained on the same features in the same order.

@@ -1,5 +1,6 @@
-"""A data set as CSV shards: find them, split each one on its own by a rule that depends only on the seed and the
-row, and write the parts as Parquet; no Flyte and no Dask here (flyte/distributed.py runs these on the workers).
+"""A data set as CSV shards: find them, split each one on its own by the row-hash split (a rule that depends only on
+the seed and the row), and write the parts as Parquet; no Flyte and no Dask here (flyte/distributed.py runs these
+on the workers).
 
 A shard is validated exactly as the single CSV of the single-node pipeline (flyte.dataset.load_table), so an error
 names the shard, its line, the column, the value and what was expected.
@@ -27,6 +28,11 @@ from flyte.schema import COLUMN_TYPES, COLUMNS, LABEL
 from flyte.storage import StorageOptions, filesystem, named_storage_errors, version_facts
 
 SHARD_SUFFIX = ".csv"
+# CSV bytes a Dask worker trains on with its peak memory well inside the workflow's 3 GiB worker limit (about 17M
+# rows of this data set): docs/performance.md, Distributed, has the measured peaks this is sized by.
+CSV_BYTES_PER_WORKER = 512 * 2**20
+# Workers when the data set needs no more for memory: two share the work even on small data.
+MIN_WORKERS = 2
 # SplitMix64 (Steele, Lea and Flood, 2014): the constants of its increment and of its output mix.
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -37,12 +43,13 @@ class Shards:
     """The CSV files of one data set in name order, and a key that changes whenever any of their bytes change.
 
     `single_file` is True when the data set is one CSV rather than a folder: its digest is then the file's own
-    SHA-256, as in the single-node pipeline.
+    SHA-256, as in the single-node pipeline. `total_bytes`, the files' size in all, sets how many workers they need.
     """
 
     uris: list[str]
     content_key: str
     single_file: bool
+    total_bytes: int
 
     @property
     def location(self) -> str:
@@ -71,7 +78,7 @@ def find_shards(location: str, storage_options: StorageOptions) -> Shards:
 
 def _find_shards(location: str, fs: fsspec.AbstractFileSystem, path: str) -> Shards:
     if fs.isfile(path):
-        return Shards([location], _content_key(fs, [path]), single_file=True)
+        return Shards([location], _content_key(fs, [path]), single_file=True, total_bytes=fs.size(path))
     if not fs.isdir(path):
         raise InvalidDatasetError(
             f"{location}: no such file or folder; expected a CSV file or a folder of CSV shards (*{SHARD_SUFFIX})"
@@ -85,12 +92,20 @@ def _find_shards(location: str, fs: fsspec.AbstractFileSystem, path: str) -> Sha
         raise InvalidDatasetError(
             f"{location}: the folder holds no *{SHARD_SUFFIX} file; expected CSV shards such as part-00000.csv"
         )
-    base = location.rstrip("/")
+    base, paths = location.rstrip("/"), [f"{path.rstrip('/')}/{name}" for name in names]
     return Shards(
         [f"{base}/{name}" for name in names],
-        _content_key(fs, [f"{path.rstrip('/')}/{name}" for name in names]),
+        _content_key(fs, paths),
         single_file=False,
+        total_bytes=sum(fs.size(shard) for shard in paths),
     )
+
+
+def workers_needed(shards: Shards) -> int:
+    """How many Dask workers train on `shards` within their memory limit: one per CSV_BYTES_PER_WORKER of CSV, at
+    least MIN_WORKERS. A worker's peak grows with the rows it holds (its share of the training rows, as pandas
+    frames and XGBoost's quantized matrix), so the workers follow the data and each one's peak stays bounded."""
+    return max(MIN_WORKERS, -(-shards.total_bytes // CSV_BYTES_PER_WORKER))
 
 
 def _content_key(fs: fsspec.AbstractFileSystem, paths: list[str]) -> str:
@@ -118,8 +133,10 @@ def dataset_sha256(splits: list[ShardSplit], single_file: bool) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def held_out_rows(table: pa.Table, test_split_ratio: float, seed: int) -> np.ndarray:
-    """Which rows are test rows: those whose hash of (seed, the row's 9 values) falls below test_split_ratio.
+def row_hash_split(table: pa.Table, test_split_ratio: float, seed: int) -> np.ndarray:
+    """The row-hash split: which rows are test rows, those whose hash of (seed, every value of the row) falls below
+    test_split_ratio. Each row is a test row with probability test_split_ratio, so the test part holds about, not
+    exactly, that share of the rows (flyte.split.exact_shuffle_split takes an exact count, but needs all rows at once).
 
     The hash is SplitMix64 over the seed and each value's 64-bit pattern, mapped to [0, 1). A row's side depends on
     nothing else: not on its shard, its position, the shard count or the number of workers; identical rows fall on
@@ -144,12 +161,12 @@ def _mix(values: np.ndarray) -> np.ndarray:
 def split_shard(
     uri: str, train_uri: str, test_uri: str, test_split_ratio: float, seed: int, storage_options: StorageOptions
 ) -> ShardSplit:
-    """Validate one shard, split its rows by held_out_rows and write the two parts as Parquet files at the given URIs
+    """Validate one shard, split its rows by row_hash_split and write the two parts as Parquet files at the given URIs
     (a part with no rows is not written). Errors name the shard."""
     with local_copy(uri, storage_options) as path:
         table = load_table(path, source=uri, columns=COLUMN_TYPES)
         sha256 = file_sha256(path)
-    is_test = pa.array(held_out_rows(table, test_split_ratio, seed))
+    is_test = pa.array(row_hash_split(table, test_split_ratio, seed))
     counts = []
     for part, part_uri in ((table.filter(pc.invert(is_test)), train_uri), (table.filter(is_test), test_uri)):
         if part.num_rows:

@@ -1,4 +1,8 @@
-"""Split the validated data set into training and test rows, exactly as scikit-learn's train_test_split would."""
+"""Split the validated data set into training and test rows by the exact shuffle split: exactly
+ceil(test_split_ratio x rows) test rows, chosen as scikit-learn's train_test_split chooses them.
+
+(The distributed workflow splits by the row-hash split instead, flyte.shards.row_hash_split: there
+test_split_ratio is each row's probability of being a test row.)"""
 
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ def load_and_split_table(
     path: str | Path, test_split_ratio: float, seed: int, source: str | None = None,
     columns: dict[str, type] = COLUMN_TYPES,
 ) -> tuple[pa.Table, pa.Table]:
-    """Load and validate the CSV, then shuffle-split its rows exactly as scikit-learn's
-    train_test_split(test_size=test_split_ratio, random_state=seed) does; both parts must hold both classes.
+    """Load and validate the CSV, then split its rows by the exact shuffle split (exact_shuffle_split), as
+    scikit-learn's train_test_split(test_size=test_split_ratio, random_state=seed) does; both parts must hold both
+    classes.
 
     The parsed table is split column by column, each column freed once its training and test parts are taken,
     so that the data set is held about once, not twice (whole table plus both parts), at any moment.
@@ -29,7 +34,7 @@ def load_and_split_table(
     check_split_settings(test_split_ratio, seed)  # before reading a byte of the data
     table = load_table(path, source, columns)
     warn_about_duplicate_rows(table, source or str(path))
-    train_rows, test_rows = _split_indices(table.num_rows, test_split_ratio, seed)
+    train_rows, test_rows = exact_shuffle_split(table.num_rows, test_split_ratio, seed)
     parsed = {name: table.column(name) for name in table.column_names}
     del table  # from here `parsed` holds the only reference to each column
 
@@ -61,8 +66,9 @@ def check_split_settings(test_split_ratio: float, seed: int) -> None:
         raise InvalidSettingsError(f"seed must be between 0 and 2**32 - 1, got {seed}")
 
 
-def _split_indices(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers of the training and test parts, in train_test_split's order."""
+def exact_shuffle_split(rows: int, test_split_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact shuffle split: row numbers of the training and test parts, in train_test_split's order. The test
+    part is exactly ceil(test_split_ratio x rows) rows, the first of a seeded permutation of all rows."""
     test_rows = math.ceil(test_split_ratio * rows)
     train_rows = rows - test_rows
     if train_rows < 2 or test_rows < 2:

@@ -17,6 +17,7 @@ import pytest
 
 from flyte.bundled import BUNDLED_DATASET
 from flyte.model_file import Provenance
+from flyte.schema import COLUMN_TYPES, LABEL, PLAUSIBLE_RANGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The verified 768-row Pima CSV, as shipped in the package (tests/test_bundled.py checks its SHA-256).
@@ -74,17 +75,32 @@ def real_dataset() -> Path:
 
 
 def synthetic_rows(count: int, seed: int = 0) -> list[list]:
-    """Pima-shaped rows (8 features in the real value ranges, then a 0/1 label that glucose and BMI predict)."""
+    """Pima-shaped rows of flyte.schema's columns: the features in the real file's value ranges, then a 0/1 label
+    that glucose and BMI predict; a column the real file has not is drawn uniformly from its plausible range."""
     rng = np.random.default_rng(seed)
     glucose = rng.integers(60, 200, count)
     bmi = np.round(rng.uniform(18, 50, count), 1)
     diabetic = ((glucose > 130) | (bmi > 42)).astype(int)
-    return [
-        [int(rng.integers(0, 15)), int(glucose[i]), int(rng.integers(40, 110)), int(rng.integers(0, 60)),
-         int(rng.integers(0, 400)), float(bmi[i]), round(float(rng.uniform(0.08, 2.4)), 3),
-         int(rng.integers(21, 80)), int(diabetic[i])]
-        for i in range(count)
-    ]
+    draws = {
+        "pregnancies": lambda row: int(rng.integers(0, 15)),
+        "glucose": lambda row: int(glucose[row]),
+        "blood_pressure": lambda row: int(rng.integers(40, 110)),
+        "skin_thickness": lambda row: int(rng.integers(0, 60)),
+        "insulin": lambda row: int(rng.integers(0, 400)),
+        "bmi": lambda row: float(bmi[row]),
+        "diabetes_pedigree": lambda row: round(float(rng.uniform(0.08, 2.4)), 3),
+        "age": lambda row: int(rng.integers(21, 80)),
+        LABEL: lambda row: int(diabetic[row]),
+    }
+
+    def plausible(name: str):
+        low, high = PLAUSIBLE_RANGES[name].low, PLAUSIBLE_RANGES[name].high
+        if COLUMN_TYPES[name] is int:
+            return lambda row: int(rng.integers(low, high, endpoint=True))
+        return lambda row: round(float(rng.uniform(low, high)), 3)
+
+    column_draws = [draws.get(name) or plausible(name) for name in COLUMN_TYPES]
+    return [[draw(row) for draw in column_draws] for row in range(count)]
 
 
 def write_csv(path: Path, rows: list[list], header: str | None = None) -> Path:

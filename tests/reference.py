@@ -14,9 +14,9 @@ TUTORIAL_SETTINGS = dict(
 
 
 def plain_split(csv: Path, test_split_ratio: float = 0.33, seed: int = 7) -> tuple:
-    """x_train, x_test, y_train, y_test of the headerless CSV by scikit-learn's train_test_split."""
+    """x_train, x_test, y_train, y_test of the headerless CSV (label last) by scikit-learn's train_test_split."""
     data = pd.read_csv(csv, header=None)
-    return train_test_split(data.iloc[:, :8], data.iloc[:, 8], test_size=test_split_ratio, random_state=seed)
+    return train_test_split(data.iloc[:, :-1], data.iloc[:, -1], test_size=test_split_ratio, random_state=seed)
 
 
 def plain_model(csv: Path, test_split_ratio: float = 0.33, seed: int = 7, **settings) -> XGBClassifier:

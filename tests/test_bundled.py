@@ -13,6 +13,7 @@ from flytekit.types.file import FlyteFile
 from flyte.bundled import BUNDLED_DATASET
 from flyte.dataset import CANONICAL_DATASET_SHA256, CANONICAL_DATASET_URL
 from flyte.model_file import load_model
+from flyte.schema import COLUMNS
 from tests.conftest import REPO_ROOT
 from tests.reference import plain_accuracy
 from tests.registration import pyflyte
@@ -24,7 +25,7 @@ def test_the_bundled_file_is_the_published_one():
     content = BUNDLED_DATASET.read_bytes()
     assert hashlib.sha256(content).hexdigest() == PUBLISHED_SHA256 == CANONICAL_DATASET_SHA256
     rows = content.decode().splitlines()
-    assert len(rows) == 768 and {len(row.split(",")) for row in rows} == {9}
+    assert len(rows) == 768 and {len(row.split(",")) for row in rows} == {len(COLUMNS)}
 
 
 def test_the_provenance_note_names_the_source_and_checksum():

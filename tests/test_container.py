@@ -269,7 +269,7 @@ INFERENCE = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
 
 def first_patients() -> pd.DataFrame:
     """The feature columns of the bundled data set's first 50 rows."""
-    return pd.read_csv(REAL_DATASET, header=None).iloc[:50, :8]
+    return pd.read_csv(REAL_DATASET, header=None).iloc[:50, :-1]
 
 
 @pytest.fixture(scope="module")

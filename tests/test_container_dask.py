@@ -28,7 +28,7 @@ from flyte.dataset import load_table
 from flyte.model import classify
 from flyte.model_file import load_model
 from flyte.schema import LABEL
-from flyte.shards import held_out_rows
+from flyte.shards import row_hash_split
 from flyte.workflows.distributed import DatasetLocation
 from tests import pods
 from tests.conftest import REPO_ROOT
@@ -204,7 +204,7 @@ def test_the_distributed_workflow_runs_in_the_image_with_each_dask_task_on_its_o
     # The model it wrote, measured here on the rows the split rule holds out: the accuracy it reported.
     table = pa.concat_tables(load_table(path) for path in sorted((work / "shards").glob("*.csv")))
     ratio, seed = (defaults[name].default.scalar.primitive for name in ("test_split_ratio", "seed"))
-    test = table.filter(pa.array(held_out_rows(table, ratio.float_value, seed.integer))).to_pandas()
+    test = table.filter(pa.array(row_hash_split(table, ratio.float_value, seed.integer))).to_pandas()
     classifier = load_model(on_host(work, run.outputs["model"])).classifier
     accuracy = (classify(classifier, test)["predicted"] == test[LABEL]).mean()
     assert run.outputs["accuracy"].scalar.primitive.float_value == pytest.approx(accuracy, abs=1e-15)

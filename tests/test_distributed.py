@@ -36,7 +36,7 @@ from flyte.evaluation import evaluate_with_curves
 from flyte.model import classify
 from flyte.model_file import MODEL_FILE_FORMAT, load_model
 from flyte.schema import COLUMN_TYPES, COLUMNS, FEATURES, LABEL
-from flyte.shards import dataset_sha256, find_shards, held_out_rows, split_shard
+from flyte.shards import dataset_sha256, find_shards, row_hash_split, split_shard
 from tests.conftest import synthetic_rows, write_csv
 
 
@@ -72,26 +72,26 @@ def read_split(uri: str) -> pd.DataFrame:
 
 def test_a_rows_side_depends_only_on_its_values_and_the_seed():
     rows = synthetic_rows(2000, seed=4)
-    together = held_out_rows(as_table(rows), 0.3, seed=11)
-    one_by_one = np.concatenate([held_out_rows(as_table([row]), 0.3, seed=11) for row in rows[:200]])
+    together = row_hash_split(as_table(rows), 0.3, seed=11)
+    one_by_one = np.concatenate([row_hash_split(as_table([row]), 0.3, seed=11) for row in rows[:200]])
     assert np.array_equal(one_by_one, together[:200])
     shuffled = np.random.default_rng(0).permutation(len(rows))
-    assert np.array_equal(held_out_rows(as_table([rows[i] for i in shuffled]), 0.3, seed=11), together[shuffled])
+    assert np.array_equal(row_hash_split(as_table([rows[i] for i in shuffled]), 0.3, seed=11), together[shuffled])
     assert 0.27 < together.mean() < 0.33  # 2000 draws of p = 0.3: 0.3 +- 3.1 standard deviations
-    assert not np.array_equal(held_out_rows(as_table(rows), 0.3, seed=12), together)
+    assert not np.array_equal(row_hash_split(as_table(rows), 0.3, seed=12), together)
 
 
 def test_identical_rows_fall_on_the_same_side():
     rows = synthetic_rows(300, seed=5)
-    held_out = held_out_rows(as_table(rows + rows), 0.5, seed=1)
+    held_out = row_hash_split(as_table(rows + rows), 0.5, seed=1)
     assert np.array_equal(held_out[:300], held_out[300:])
 
 
 def test_zero_and_negative_zero_are_the_same_value():
-    rows = [[1, 100, 70, 20, 80, 0.0, 0.5, 30, 1]]
-    negative = [[1, 100, 70, 20, 80, -0.0, 0.5, 30, 1]]
+    rows, negative = synthetic_rows(1), synthetic_rows(1)
+    rows[0][COLUMNS.index("bmi")], negative[0][COLUMNS.index("bmi")] = 0.0, -0.0
     for seed in range(20):
-        assert held_out_rows(as_table(rows), 0.5, seed) == held_out_rows(as_table(negative), 0.5, seed)
+        assert row_hash_split(as_table(rows), 0.5, seed) == row_hash_split(as_table(negative), 0.5, seed)
 
 
 # Shards
@@ -104,8 +104,10 @@ def test_find_shards_lists_the_csv_files_in_name_order(tmp_path):
     shards = find_shards(str(folder), {})
     assert shards.uris == [str(folder / f"part-0000{index}.csv") for index in range(3)]
     assert not shards.single_file
+    assert shards.total_bytes == sum(len((folder / f"part-0000{index}.csv").read_bytes()) for index in range(3))
     single = find_shards(str(folder / "part-00001.csv"), {})
     assert (single.uris, single.single_file) == ([str(folder / "part-00001.csv")], True)
+    assert single.total_bytes == len((folder / "part-00001.csv").read_bytes())
 
 
 def test_the_shards_key_follows_their_content(tmp_path):
@@ -151,12 +153,12 @@ def test_a_bad_shard_is_named_with_its_line_column_and_value(tmp_path):
     assert not (tmp_path / "train.parquet").exists() and not (tmp_path / "test.parquet").exists()
 
 
-def test_split_shard_writes_the_held_out_rows_as_test_part(tmp_path):
+def test_split_shard_writes_the_row_hash_split_as_test_part(tmp_path):
     rows = synthetic_rows(500, seed=2)
     shard = write_csv(tmp_path / "part-00000.csv", rows)
     train_uri, test_uri = str(tmp_path / "train" / "p.parquet"), str(tmp_path / "test" / "p.parquet")
     split = split_shard(str(shard), train_uri, test_uri, 0.25, 9, {})
-    held_out = held_out_rows(as_table(rows), 0.25, 9)
+    held_out = row_hash_split(as_table(rows), 0.25, 9)
     expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
     pd.testing.assert_frame_equal(pq.read_table(test_uri).to_pandas(), expected_test, check_dtype=False)
     assert pq.read_table(train_uri).num_rows == 500 - held_out.sum()
@@ -229,7 +231,7 @@ def test_the_split_is_the_same_whatever_the_worker_and_shard_count(tmp_path, two
             shards = find_shards(str(location), {})
             digest = split_shards(client, shards, 0.33, 7, str(out / "train"), str(out / "test"), {})
             splits[workers] = read_split(str(out / "train")), read_split(str(out / "test")), digest
-    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    held_out = row_hash_split(as_table(rows), 0.33, 7)
     expected_test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
     for train, test, _ in splits.values():
         pd.testing.assert_frame_equal(
@@ -296,7 +298,7 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     assert json.loads(Path(first.model.path).read_text())["format"] == MODEL_FILE_FORMAT
 
     # The accuracy is that of the saved model on the held-out rows, computed here from the rule.
-    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    held_out = row_hash_split(as_table(rows), 0.33, 7)
     test = pd.DataFrame([row for row, out in zip(rows, held_out, strict=True) if out], columns=list(COLUMNS))
     predicted = saved.classifier.predict_proba(test[list(FEATURES)])[:, 1] > 0.5
     assert first.accuracy == pytest.approx((predicted == test[LABEL].to_numpy()).mean(), abs=1e-15)
@@ -332,9 +334,13 @@ def test_a_bad_shard_fails_the_workflow_and_caches_nothing(tmp_path):
     assert child_processes() <= before
 
 
-def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given():
+# (workers given, the shards' size in all, the workers expected): without `workers`, one per 512 MiB of CSV
+# (4 for 1.5 GiB and a byte), at least 2.
+@pytest.mark.parametrize("given, total_bytes, expected", [(5, 10, 5), (None, 3 * 2**29 + 1, 4), (None, 10, 2)])
+def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given_or_its_data_needs(given, total_bytes, expected):
     """On a cluster the dynamic workflow's body runs as a task and returns the definitions to launch: each Dask
-    task's cluster there has `workers` workers, whatever the registered default."""
+    task's cluster there has `workers` workers, whatever the registered default, or without `workers` as many as
+    the shards' size needs."""
     from flytekit.configuration import Image, ImageConfig, SerializationSettings
     from flytekit.core.context_manager import ExecutionState, FlyteContextManager
     from flytekit.core.type_engine import TypeEngine
@@ -345,8 +351,8 @@ def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given():
     dask_tasks = [distributed.split_shards_on_dask, distributed.fit_on_dask, distributed.evaluate_on_dask]
     registered = [task.task_config for task in dask_tasks]
     settings = SerializationSettings(image_config=ImageConfig(default_image=Image("default", "image", "tag")))
-    inputs = {"shards": Shards(["s3://bucket/part-00000.csv"], "key", False), "test_split_ratio": 0.33, "seed": 7,
-              "hyperparameters": distributed.Hyperparameters(), "workers": 5}  # fmt: skip
+    inputs = {"shards": Shards(["s3://bucket/part-00000.csv"], "key", False, total_bytes), "test_split_ratio": 0.33,
+              "seed": 7, "hyperparameters": distributed.Hyperparameters(), "workers": given}  # fmt: skip
     try:
         context = FlyteContextManager.current_context().with_serialization_settings(settings)
         with FlyteContextManager.with_context(context) as context:
@@ -358,11 +364,12 @@ def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given():
     finally:  # flytekit's override replaces the task's config in place: restore the registered one
         for task, config in zip(dask_tasks, registered, strict=True):
             task._task_config = config
+        distributed.train_on_dask._wf = None  # flytekit compiles a dynamic once per process (a pod runs one)
     launched = {template.id.name.rsplit(".", 1)[-1]: template for template in spec.tasks}
     assert set(launched) == {"split_shards_on_dask", "fit_on_dask", "evaluate_on_dask"}
     for template in launched.values():
         assert template.type == "dask"
-        assert template.custom["workers"]["numberOfWorkers"] == 5
+        assert template.custom["workers"]["numberOfWorkers"] == expected
         assert template.custom["workers"]["resources"]["limits"] == [
             {"name": "CPU", "value": "2"}, {"name": "MEMORY", "value": distributed.WORKER_MEMORY}
         ]
@@ -466,7 +473,7 @@ def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(
     expected, _ = evaluate_with_curves(test_rows[LABEL], predicted["predicted"], predicted["probability"])
     assert replace(metrics, log_loss=0) == replace(expected, log_loss=0)  # summed per part: rounding may differ
     assert metrics.log_loss == pytest.approx(expected.log_loss, rel=1e-12)
-    held_out = held_out_rows(as_table(rows), 0.33, 7)
+    held_out = row_hash_split(as_table(rows), 0.33, 7)
     assert len(test_rows) == held_out.sum() and len(read_split(train)) == len(rows) - held_out.sum()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flyte.schema import COLUMNS
 from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, synthetic_rows, write_csv
 
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
@@ -56,7 +57,7 @@ def assert_reads_on_one_screen(status: int, lines: list[str], *message: str) -> 
 def test_bad_data(tmp_path):
     csv = write_csv(tmp_path / "patients.csv", [row[:3] for row in synthetic_rows(5)])
     status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", "--dataset", str(csv))
-    assert_reads_on_one_screen(status, lines, f"{csv}: row 1 has 3 columns, expected 9")
+    assert_reads_on_one_screen(status, lines, f"{csv}: row 1 has 3 columns, expected {len(COLUMNS)}")
 
 
 def test_bad_split_setting(tmp_path):
@@ -165,7 +166,7 @@ def test_tampered_canonical_download(tmp_path, http_folder):
 def test_bad_model_file(tmp_path):
     model = tmp_path / "model.json"
     model.write_bytes(b"not a model")
-    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(3)])
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(3)])
     status, lines = pyflyte_run(
         tmp_path, "inference:diabetes_xgboost_batch_inference", "--model", str(model), "--patients", str(patients)
     )

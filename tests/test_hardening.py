@@ -278,13 +278,17 @@ def test_a_very_long_cell_is_reported_like_any_other(tmp_path, cell):
     assert len(message) < 400
 
 
+# A row's features and the comma before its label.
+FEATURES_CELLS = ",".join(map(str, synthetic_rows(1)[0][:-1])) + ","
+
+
 @pytest.mark.parametrize(
     "line, message",
     [
-        ("1," * 1_500_000 + "1", "row 3 has 1500001 columns, expected 9 (pregnancies,"),
-        # Commas inside quotes are not separators: 9 cells, the last 1.5 million characters long.
-        ("6,148,72,35,0,33.6,0.627,50," + '"' + "," * 1_500_000 + '"',
-         "row 3, column 'diabetic': label '\"" + "," * 39 + "'... (1500002 characters); expected 0 or 1"),
+        ("1," * 1_500_000 + "1", f"row 3 has 1500001 columns, expected {len(COLUMNS)} ({COLUMNS[0]},"),
+        # Commas inside quotes are not separators: the label's cell is 1.5 million characters long.
+        (FEATURES_CELLS + '"' + "," * 1_500_000 + '"',
+         f"row 3, column '{LABEL}': label '\"" + "," * 39 + "'... (1500002 characters); expected 0 or 1"),
     ],
 )  # fmt: skip
 def test_a_line_too_long_to_split_whole_is_reported_by_row_and_column(tmp_path, line, message):
@@ -297,12 +301,12 @@ def test_a_line_too_long_to_split_whole_is_reported_by_row_and_column(tmp_path, 
     assert len(str(error.value)) < 400
 
 
-# A 52 MB file of one line: 26 million cells, or 9 of which the last holds nearly all of it.
+# A 52 MB file of one line: 26 million cells, or a row's cells of which the last holds nearly all of it.
 FIFTY_TWO_MB_LINES = {
-    "26 million cells": ("1," * 26_000_000 + "1", "row 1 has 26000001 columns, expected 9"),
+    "26 million cells": ("1," * 26_000_000 + "1", f"row 1 has 26000001 columns, expected {len(COLUMNS)}"),
     "one 52 MB cell": (
-        "6,148,72,35,0,33.6,0.627,50," + "9" * 52_000_000,
-        f"row 1, column 'diabetic': label '{'9' * 40}'... (52000000 characters); expected 0 or 1",
+        FEATURES_CELLS + "9" * 52_000_000,
+        f"row 1, column '{LABEL}': label '{'9' * 40}'... (52000000 characters); expected 0 or 1",
     ),
 }
 
@@ -405,7 +409,7 @@ def test_a_label_other_than_0_or_1_says_expected_0_or_1(tmp_path, label):
     "first_row, hint",
     [
         ("Pregnancies,Glucose,BloodPressure,SkinThickness,Insulin,BMI,Pedigree,Age,Outcome", True),
-        ("pregnancies,glucose,blood_pressure,skin_thickness,insulin,bmi,diabetes_pedigree,age", True),  # 8 names
+        (",".join(FEATURE_TYPES), True),  # the features without the label
         ("a,b,c,d,e,f,g,h,i", True),
         ("6,148,72,35,0,33.6,0.627,50x,1", False),  # a typo in a data row
         ("6,high,72,35,0,33.6,0.627,50,1", False),
@@ -427,10 +431,10 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path, header):
     path = write_csv(tmp_path / "bom.csv", rows, header=",".join(COLUMNS) if header else None)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert load_dataset(path).values.tolist() == pd.DataFrame(rows).values.tolist()
-    features = write_csv(tmp_path / "bom-patients.csv", [row[:8] for row in rows],
+    features = write_csv(tmp_path / "bom-patients.csv", [row[:-1] for row in rows],
                          header=",".join(FEATURE_TYPES) if header else None)
     features.write_bytes(b"\xef\xbb\xbf" + features.read_bytes())
-    assert len(load_dataset(features, columns=FEATURE_TYPES)) == 9
+    assert len(load_dataset(features, columns=FEATURE_TYPES)) == len(rows)
 
 
 def test_a_byte_order_mark_does_not_shift_the_reported_row(tmp_path):
@@ -617,7 +621,7 @@ def predict_cli(*args: str) -> int:
 
 
 def test_cli_output_into_a_missing_folder_is_a_clear_error(tmp_path, model_file, capsys):
-    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(4)])
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(4)])
     target = tmp_path / "missing" / "dir" / "out.csv"
     assert predict_cli(model_file, "--csv", patients, "--output", target) == 2
     err = capsys.readouterr().err
@@ -626,7 +630,7 @@ def test_cli_output_into_a_missing_folder_is_a_clear_error(tmp_path, model_file,
 
 
 def test_cli_output_on_a_full_disk_is_a_clear_error_and_leaves_no_file(tmp_path, model_file, capsys, monkeypatch):
-    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(4)])
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(4)])
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk(pd.DataFrame.to_csv))
     target = tmp_path / "out.csv"
     assert predict_cli(model_file, "--csv", patients, "--output", target) == 2
@@ -638,7 +642,7 @@ def test_cli_output_on_a_full_disk_is_a_clear_error_and_leaves_no_file(tmp_path,
 
 @pytest.mark.parametrize("header", [True, False])
 def test_cli_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file, capsys, header):
-    rows = [row[:8] for row in synthetic_rows(4)]
+    rows = [row[:-1] for row in synthetic_rows(4)]
     patients = write_csv(tmp_path / "patients.csv", rows, header=",".join(FEATURE_TYPES) if header else None)
     patients.write_bytes(b"\xef\xbb\xbf" + patients.read_bytes())
     assert predict_cli(model_file, "--csv", patients) == 0
@@ -651,7 +655,7 @@ def test_batch_inference_reads_a_csv_with_a_byte_order_mark(tmp_path, model_file
 
     from flyte.workflows.inference import diabetes_xgboost_batch_inference
 
-    rows = [row[:8] for row in synthetic_rows(6)]
+    rows = [row[:-1] for row in synthetic_rows(6)]
     patients = write_csv(tmp_path / "patients.csv", rows, header=",".join(FEATURE_TYPES))
     patients.write_bytes(b"\xef\xbb\xbf" + patients.read_bytes())
     result = diabetes_xgboost_batch_inference(model=FlyteFile(str(model_file)), patients=FlyteFile(str(patients)))

@@ -110,12 +110,17 @@ def test_classify_patients_csv_adds_class_and_probability(model_file, patients_c
     )
 
 
+# Two patients, the second with a negative BMI.
+NEGATIVE_BMI = [row[:-1] for row in synthetic_rows(2)]
+NEGATIVE_BMI[1][FEATURES.index("bmi")] = -1.0
+
+
 @pytest.mark.parametrize(
     "rows, message",
     [
-        (synthetic_rows(3), r"row 1 has 9 columns, expected 8 \(pregnancies, .*, age\)"),
-        ([[1, 120, 70, 20, 0, 30.5, 0.5, 40], [2, 99, 60, 20, 0, -1.0, 0.3, 33]],
-         r"row 2, column 'bmi': negative value -1.0; expected a number from 5 to 250"),
+        (synthetic_rows(3),
+         rf"row 1 has {len(FEATURES) + 1} columns, expected {len(FEATURES)} \({FEATURES[0]}, .*, {FEATURES[-1]}\)"),
+        (NEGATIVE_BMI, r"row 2, column 'bmi': negative value -1.0; expected a number from 5 to 250"),
     ],
 )
 def test_bad_patient_files_fail_like_bad_training_data(tmp_path, model_file, rows, message):
@@ -189,7 +194,7 @@ def test_command_line_explains_bad_input(model_file, capsys, arguments, message)
 @pytest.mark.slow
 def test_command_line_stops_quietly_when_its_reader_does(model_file, tmp_path):
     """`python -m flyte.cli --csv ... | head -3` through a real pipe: the three lines, and no BrokenPipeError."""
-    patients = write_csv(tmp_path / "patients.csv", [row[:8] for row in synthetic_rows(20_000)])  # >> a pipe's buffer
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(20_000)])  # >> a pipe's buffer
     errors = tmp_path / "stderr.txt"
     command = (
         f"{shlex.quote(sys.executable)} -m flyte.cli {shlex.quote(str(model_file))} --csv {shlex.quote(str(patients))}"

@@ -21,13 +21,13 @@ from flyte.workflows.files import check_local_location, file_cache_key
 if TYPE_CHECKING:
     import pandas as pd
 
-# Rows of the data set: the 8 features and the label (the training and test splits).
+# Rows of the data set: the features and the label (the training and test splits).
 LabelledPatients = Annotated[StructuredDataset, kwtypes(**COLUMN_TYPES)]
 # The label column alone of labelled rows (what the score task reads of the test split).
 Labels = Annotated[StructuredDataset, kwtypes(**{LABEL: int})]
 # The predicted class and probability of diabetes of each row.
 Predictions = Annotated[StructuredDataset, kwtypes(predicted=int, probability=float)]
-# Patients to classify: their 8 features with the predicted class and probability beside them.
+# Patients to classify: their features with the predicted class and probability beside them.
 ClassifiedPatients = Annotated[StructuredDataset, kwtypes(**FEATURE_TYPES, predicted=int, probability=float)]
 
 # A trained model file (flyte.model_file's format: a JSON document).

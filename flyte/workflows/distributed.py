@@ -18,7 +18,7 @@ from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 from flyte.cpus import size_arrow_pools
 from flyte.errors import InvalidSettingsError
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
-from flyte.shards import Shards, find_shards
+from flyte.shards import MIN_WORKERS, Shards, find_shards, workers_needed
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import (
     DEFAULT_SEED,
@@ -43,7 +43,8 @@ DatasetLocation = FlyteDirectory | FlyteFile
 # A split of the data set: a folder of Parquet parts, one per shard, that the workers read and write directly.
 ParquetParts = FlyteDirectory[Annotated[str, "parquet"]]
 
-DEFAULT_WORKERS = 2
+# The registered Dask tasks' worker count; a run launches them with its own (train_on_dask).
+DEFAULT_WORKERS = MIN_WORKERS
 # A generous bound, checked before any cluster starts: a typo must not start a thousand processes or pods.
 MAX_WORKERS = 64
 # Each worker's memory limit, the same on Kubernetes (the worker pods' limit, which dask-worker adopts) and locally
@@ -161,13 +162,16 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Eval
 
 @dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its three tasks' timeouts together
 def train_on_dask(
-    shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int
+    shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int | None
 ) -> TrainedModel:
-    """Split, fit and evaluate, each on a Dask cluster of `workers` workers.
+    """Split, fit and evaluate, each on a Dask cluster of `workers` workers; without `workers`, as many as the
+    shards' size needs for every worker to stay within its memory limit (flyte.shards.workers_needed).
 
     A dynamic workflow, because a Dask task's worker count is part of its registered definition: the override
-    here puts the `workers` input into the definitions this run launches on a cluster.
+    here puts the worker count into the definitions this run launches on a cluster.
     """
+    if workers is None:
+        workers = workers_needed(shards)
     with user_errors_without_traceback():  # a booster Dask cannot train or a bad worker count: the message alone
         if hyperparameters.booster not in DISTRIBUTED_BOOSTERS:
             raise InvalidSettingsError(
@@ -199,10 +203,17 @@ def diabetes_xgboost_model_distributed(
     test_split_ratio: float = DEFAULT_TEST_SPLIT_RATIO,
     seed: int = DEFAULT_SEED,
     hyperparameters: Hyperparameters = Hyperparameters(),
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
 ) -> TrainedModel:
-    """Train and evaluate the diabetes classifier on a Dask cluster of `workers` workers, from a folder of CSV
-    shards or one CSV; the model file, outputs and Evaluation deck are those of diabetes_xgboost_model."""
+    """Train and evaluate the diabetes classifier on a Dask cluster of `workers` workers (by default as many as the
+    data set's size needs), from a folder of CSV shards or one CSV; the model file, outputs and Evaluation deck are
+    those of diabetes_xgboost_model.
+
+    :param test_split_ratio: each row's probability of being held out for testing: the row-hash split, which lets
+        every shard split on its own, holds out about, not exactly, this share of the rows
+    :param workers: Dask workers per task; by default as many as the shards' size needs for each worker's memory
+        to stay within its limit (flyte.shards.workers_needed)
+    """
     return train_on_dask(
         shards=list_shards(dataset=dataset),
         test_split_ratio=test_split_ratio,

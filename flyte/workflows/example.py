@@ -147,7 +147,11 @@ def diabetes_xgboost_model(
     seed: int = DEFAULT_SEED,
     hyperparameters: Hyperparameters = Hyperparameters(),
 ) -> TrainedModel:
-    """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows."""
+    """Train an XGBoost classifier on the Pima Indians Diabetes CSV and evaluate it on the held-out test rows.
+
+    :param test_split_ratio: the share of rows held out for testing, exactly: the exact shuffle split takes
+        ceil(test_split_ratio x rows) test rows, as scikit-learn's train_test_split does
+    """
     train, test, dataset_sha256, dataset_source = split_traintest_dataset(
         dataset=dataset, test_split_ratio=test_split_ratio, seed=seed
     )

@@ -42,5 +42,5 @@ def classify_patients(model: ModelFileInput, patients: PatientsFile) -> BatchPre
 
 @workflow
 def diabetes_xgboost_batch_inference(model: ModelFileInput, patients: PatientsFile) -> BatchPredictions:
-    """Predict diabetes for every patient in a CSV of the 8 feature columns with a model trained by the pipeline."""
+    """Predict diabetes for every patient in a CSV of the feature columns with a model trained by the pipeline."""
     return classify_patients(model=model, patients=patients)
