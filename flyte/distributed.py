@@ -292,6 +292,14 @@ def evaluate_on_workers(
     return metrics_and_curves(partials[0].result())
 
 
+def evaluate_parts_here(test_uri: str, classifier: XGBClassifier, storage_options: StorageOptions) -> Metrics:
+    """evaluate_on_workers's metrics computed in this process, one part at a time, without a cluster: for the rare
+    second look a promotion takes when the champion changed meanwhile."""
+    parts = parquet_parts(test_uri, storage_options)
+    partials = [evaluate_part(part, classifier, storage_options) for part in parts]
+    return metrics_and_curves(merge_evaluations(*partials))[0]
+
+
 def metrics_and_curves(total: PartialEvaluation) -> tuple[Metrics, Curves]:
     """The evaluation of all test rows from their merged partial evaluation."""
     if not (total.positives.sum() and (total.rows - total.positives).sum()):

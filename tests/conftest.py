@@ -30,6 +30,16 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def own_model_registry(tmp_path_factory, monkeypatch) -> Path:
+    """Every test starts with an empty model registry of its own: a champion never leaks from one test to another."""
+    from flyte.registry import REGISTRY_ENVIRONMENT_VARIABLE
+
+    folder = tmp_path_factory.mktemp("model-registry")
+    monkeypatch.setenv(REGISTRY_ENVIRONMENT_VARIABLE, str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def empty_local_cache():
     """Every test starts with an empty flytekit local cache (inside the temporary HOME)."""
     from flytekit.core.local_cache import LocalTaskCache

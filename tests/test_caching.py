@@ -56,12 +56,20 @@ def cached_tasks() -> list:
     return [value for module in modules for value in vars(module).values() if isinstance(value, PythonTask)]
 
 
+# Tasks that read or change the model registry: a cache hit would compare with an old champion or skip a promotion.
+UNCACHED = {"compare_with_champion", "promote", "model_or_champion"}
+
+
 def test_every_task_is_cached_under_the_one_project_version():
     """The version follows the digest above; tests/test_cli.py shows a code change reach a local run's cache."""
     tasks = cached_tasks()
     assert {task.name.rsplit(".", 1)[-1] for task in tasks} >= {"split_traintest_dataset", "fit", "classify_patients"}
-    assert all(task.metadata.cache for task in tasks)
-    assert len({task.metadata.cache_version for task in tasks}) == 1
+    cached = [task for task in tasks if task.name.rsplit(".", 1)[-1] not in UNCACHED]
+    assert all(task.metadata.cache for task in cached)
+    assert len({task.metadata.cache_version for task in cached}) == 1
+    assert {task.name.rsplit(".", 1)[-1] for task in tasks if not task.metadata.cache} == UNCACHED & {
+        task.name.rsplit(".", 1)[-1] for task in tasks
+    }
 
 
 def test_file_cache_key_is_the_content_hash(tmp_path):

@@ -305,6 +305,7 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     assert first.metrics.test_rows == len(test)
     assert f"<td><code>{folder}</code></td>" in report  # the model's card: the data set as given, the split
     assert f"<th>Training rows</th><td>{len(rows) - len(test)}</td>" in report
+    assert first.promoted and not second.promoted  # the same booster again: a tie keeps the champion
     assert saved.provenance.dataset_source == str(folder) and saved.provenance.training_rows == len(rows) - len(test)
 
     # The single-node predict task and the batch inference workflow take the model file as it is.
@@ -348,7 +349,8 @@ def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given_or_its_data
     import flyte.workflows.distributed as distributed
     from flyte.shards import Shards
 
-    dask_tasks = [distributed.split_shards_on_dask, distributed.fit_on_dask, distributed.evaluate_on_dask]
+    dask_tasks = [distributed.split_shards_on_dask, distributed.fit_on_dask, distributed.compare_on_dask,
+                  distributed.evaluate_on_dask]  # fmt: skip
     registered = [task.task_config for task in dask_tasks]
     settings = SerializationSettings(image_config=ImageConfig(default_image=Image("default", "image", "tag")))
     inputs = {"shards": Shards(["s3://bucket/part-00000.csv"], "key", False, total_bytes), "test_split_ratio": 0.33,
@@ -366,7 +368,8 @@ def test_a_run_launches_its_dask_tasks_with_the_workers_it_was_given_or_its_data
             task._task_config = config
         distributed.train_on_dask._wf = None  # flytekit compiles a dynamic once per process (a pod runs one)
     launched = {template.id.name.rsplit(".", 1)[-1]: template for template in spec.tasks}
-    assert set(launched) == {"split_shards_on_dask", "fit_on_dask", "evaluate_on_dask"}
+    assert set(launched) == {task.name.rsplit(".", 1)[-1] for task in dask_tasks} | {"promote_distributed"}
+    assert launched.pop("promote_distributed").type == "python-task"  # the last step needs no cluster
     for template in launched.values():
         assert template.type == "dask"
         assert template.custom["workers"]["numberOfWorkers"] == expected
@@ -386,6 +389,8 @@ def test_the_dask_steps_are_cached_like_the_others_and_the_split_and_evaluation_
     assert distributed.evaluate_on_dask.metadata.cache_ignore_input_vars == ("workers",)
     assert distributed.fit_on_dask.metadata.cache_ignore_input_vars == ()
     assert not distributed.list_shards.metadata.cache  # it computes the content key the others are keyed on
+    assert not distributed.compare_on_dask.metadata.cache  # the champion changes between runs
+    assert not distributed.promote_distributed.metadata.cache
 
 
 def processes_marked(marker: str) -> list[psutil.Process]:

@@ -154,10 +154,12 @@ def test_the_workflow_wires_split_then_train_and_evaluate(registered):
             **{name: f"inputs.{name}" for name in ("hyperparameters", "seed")},
         },
     )
-    assert outputs == {name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report")}
+    assert outputs == {
+        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report", "promoted")
+    }
 
 
-def test_train_and_evaluate_wires_fit_predict_score(registered):
+def test_train_and_evaluate_wires_fit_predict_compare_score_promote(registered):
     (sub_workflow,) = registered.workflows[WORKFLOW].sub_workflows
     assert sub_workflow.id.name == TRAIN_AND_EVALUATE
     inputs, outputs = wiring(sub_workflow)
@@ -167,9 +169,22 @@ def test_train_and_evaluate_wires_fit_predict_score(registered):
             name: f"inputs.{name}" for name in ("train", "hyperparameters", "seed", "dataset_sha256", "dataset_source")
         },
         predict={"test": "inputs.test", "model": f"fit.{model}"},
-        score={"test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}"},
-    )
-    assert outputs == {"model": ("fit", model), **{name: ("score", name) for name in ("accuracy", "metrics", "report")}}
+        compare_with_champion={"test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}"},
+        score={
+            "test": "inputs.test", "predictions": f"predict.{predictions}", "model": f"fit.{model}",
+            "comparison": f"compare_with_champion.{only_output(registered, 'compare_with_champion')}",
+        },
+        promote={
+            "test": "inputs.test", "model": f"fit.{model}", "metrics": "score.metrics",
+            "comparison": f"compare_with_champion.{only_output(registered, 'compare_with_champion')}",
+        },
+    )  # fmt: skip
+    assert outputs == {
+        "model": ("fit", model), **{name: ("score", name) for name in ("accuracy", "metrics", "report")},
+        "promoted": ("promote", only_output(registered, "promote")),
+    }  # fmt: skip
+    for task in ("compare_with_champion", "promote"):  # never answered from a cache
+        assert not registered.tasks[f"flyte.workflows.example.{task}"].template.metadata.discoverable
 
 
 def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
@@ -299,7 +314,7 @@ def test_the_distributed_launch_plan_takes_the_worker_count_and_has_no_local_def
     assert set(parameters) == {"dataset", "test_split_ratio", "seed", "hyperparameters", "workers"}
     assert parameters["workers"].default.scalar.WhichOneof("value") == "none_type"  # sized from the data
     interface = registered.workflows[DISTRIBUTED_WORKFLOW].template.interface
-    assert set(interface.outputs.variables) == {"model", "accuracy", "metrics", "report"}
+    assert set(interface.outputs.variables) == {"model", "accuracy", "metrics", "report", "promoted"}
 
 
 def uris(literal: Literal) -> list[str]:

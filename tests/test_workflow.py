@@ -16,11 +16,16 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from xgboost import XGBClassifier
 
 from flyte.hyperparameters import Hyperparameters
+from flyte.model_card import ChampionComparison
 from flyte.model_file import load_model
+from flyte.registry import ModelRegistry
 from flyte.schema import COLUMNS, FEATURES, LABEL
 from flyte.workflows.example import diabetes_xgboost_model, fit, predict, score, split_traintest_dataset
 from tests.conftest import synthetic_rows, write_csv
 from tests.reference import plain_accuracy, plain_model, plain_split
+
+# What compare_with_champion says with no champion: the score task's comparison input when tasks are called directly.
+NO_CHAMPION = ChampionComparison("roc_auc", 0.5, None, None, True, "no champion yet: the first model is promoted")
 
 
 def test_tasks_called_directly(synthetic_csv):
@@ -60,6 +65,7 @@ def test_tasks_called_directly(synthetic_csv):
         test=StructuredDataset(dataframe=test_frame),
         predictions=StructuredDataset(dataframe=predictions),
         model=model_file,
+        comparison=NO_CHAMPION,
     )
     assert evaluation.accuracy == accuracy_score(test_frame[LABEL], expected_classes)
     assert evaluation.accuracy == plain_accuracy(synthetic_csv, test_split_ratio=0.25, seed=3)
@@ -99,6 +105,52 @@ def test_cache_hit_with_deleted_outputs_is_recomputed(synthetic_csv):
     again = diabetes_xgboost_model(dataset=FlyteFile(str(synthetic_csv)))
     assert Path(again.model.path).is_file() and again.model.path != first.model.path  # recomputed, not the old path
     assert again.accuracy == first.accuracy == plain_accuracy(synthetic_csv)
+
+
+def plain_roc_auc(csv: Path, **settings) -> float:
+    """ROC AUC on the tutorial's test split of the plain libraries' model with the tutorial's settings + `settings`."""
+    _, x_test, _, y_test = plain_split(csv)
+    return roc_auc_score(y_test, plain_model(csv, **settings).predict_proba(x_test)[:, 1])
+
+
+def test_only_a_better_model_becomes_champion(real_dataset, own_model_registry):
+    """Issue #15's sequence: a default run, then a weak one that leaves the default champion, then a better one."""
+    weak, better = {"n_estimators": 1, "max_depth": 1}, {"max_depth": 2, "n_estimators": 50}
+    assert plain_roc_auc(real_dataset, **weak) < plain_roc_auc(real_dataset) < plain_roc_auc(real_dataset, **better)
+    registry = ModelRegistry(own_model_registry)
+
+    def champion_file() -> bytes:
+        return Path(registry.model_key(registry.champion().model_sha256)).read_bytes()
+
+    first = diabetes_xgboost_model()
+    assert first.promoted and champion_file() == Path(first.model.path).read_bytes()
+    assert registry.champion().score == pytest.approx(plain_roc_auc(real_dataset), abs=1e-12)
+    second = diabetes_xgboost_model(hyperparameters=Hyperparameters(**weak))
+    assert not second.promoted and champion_file() == Path(first.model.path).read_bytes()
+    third = diabetes_xgboost_model(hyperparameters=Hyperparameters(**better))
+    assert third.promoted and champion_file() == Path(third.model.path).read_bytes()
+    again = diabetes_xgboost_model(hyperparameters=Hyperparameters(**better))  # answered from the cache
+    assert not again.promoted and len(registry.champions()) == 2
+    entries = registry.entries()
+    assert [entry.promoted for entry in entries] == [True, False, True, False]
+    assert entries[1].comparison["reason"].endswith(
+        f"is below the champion's {plain_roc_auc(real_dataset):.4f}: the champion stays"
+    )
+    assert [entry.hyperparameters["n_estimators"] for entry in entries] == [100, 1, 50, 50]
+    assert {entry.dataset_sha256 for entry in entries} == {hashlib.sha256(real_dataset.read_bytes()).hexdigest()}
+
+
+def test_a_failed_run_promotes_nothing(monkeypatch, own_model_registry):
+    import flyte.workflows.example
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the report could not be rendered")
+
+    monkeypatch.setattr(flyte.workflows.example, "evaluation_report_html", fails)  # the score task fails
+    with pytest.raises(Exception, match="the report could not be rendered"):
+        diabetes_xgboost_model()
+    registry = ModelRegistry(own_model_registry)
+    assert registry.champion() is None and registry.entries() == []
 
 
 def test_bad_data_fails_in_the_first_task_before_training_and_caches_nothing(tmp_path, monkeypatch):

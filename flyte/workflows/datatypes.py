@@ -48,12 +48,14 @@ class Evaluation(NamedTuple):
 
 
 class TrainedModel(NamedTuple):
-    """What every training workflow returns, single-node or distributed: the model file and its evaluation."""
+    """What every training workflow returns, single-node or distributed: the model file, its evaluation, and
+    whether it became the champion."""
 
     model: ModelFile
     accuracy: float
     metrics: Metrics
     report: HTMLPage
+    promoted: bool
 
 
 # The training workflows' split defaults, shared so that a tuned model and the default one see the same split.

@@ -1,5 +1,5 @@
 """The diabetes pipeline past one machine: list_shards -> (on Dask, as many workers as asked) split_shards_on_dask ->
-fit_on_dask -> evaluate_on_dask (with the Evaluation deck).
+fit_on_dask -> compare_on_dask -> evaluate_on_dask (with the Evaluation deck) -> promote_distributed.
 
 Each Dask task gets its own Dask cluster: on Kubernetes the one Flyte's Dask plugin starts (a scheduler pod and
 `workers` worker pods), in a local run a local cluster of `workers` processes (flyte.distributed.dask_client).
@@ -17,7 +17,9 @@ from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
 
 from flyte.cpus import size_arrow_pools
 from flyte.errors import InvalidSettingsError
+from flyte.evaluation import Metrics
 from flyte.hyperparameters import DISTRIBUTED_BOOSTERS, Hyperparameters
+from flyte.model_card import ChampionComparison
 from flyte.shards import MIN_WORKERS, Shards, find_shards, workers_needed
 from flyte.workflows.caching import PROJECT_CACHE, ProjectSourcePolicy
 from flyte.workflows.datatypes import (
@@ -26,12 +28,14 @@ from flyte.workflows.datatypes import (
     Evaluation,
     ModelFile,
     TrainedModel,
+    execution_name,
     model_provenance,
     report_output,
     stored_output_path,
 )
 from flyte.workflows.files import dataset_or_bundled, source_of
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
+from flyte.workflows.model_registry import open_registry
 from flyte.workflows.storage import storage_options_by_protocol
 from flyte.workflows.user_errors import user_errors_without_traceback
 
@@ -141,7 +145,7 @@ def fit_on_dask(
     enable_deck=True,
     deck_fields=(),  # only the Evaluation deck
 )
-def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Evaluation:
+def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int, comparison: ChampionComparison) -> Evaluation:
     """Predict and score the test parts on the workers; the single-node pipeline's evaluation report, headed by the
     model's card, is the deck and an output."""
     from flyte.distributed import dask_client, evaluate_on_workers
@@ -154,18 +158,56 @@ def evaluate_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Eval
         metrics, curves = evaluate_on_workers(
             client, source_of(test), saved.classifier, storage_options_by_protocol()
         )
-    card = saved.card(metrics.test_rows)
+    card = saved.card(metrics.test_rows, comparison)
     html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
 
 
-@dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its three tasks' timeouts together
+# Not cached: the champion changes between runs. The challenger is evaluated here too (evaluate_on_dask's figures,
+# computed again): the comparison must exist before the cached report that shows it.
+@task(task_config=dask_cluster(DEFAULT_WORKERS), resources=COORDINATOR, timeout=timedelta(minutes=30))
+def compare_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> ChampionComparison:
+    """The new model against the champion of the model registry, both scored on the test parts on the workers."""
+    from flyte.distributed import dask_client, evaluate_on_workers
+    from flyte.model_file import load_model
+    from flyte.promotion import compare_with_champion
+
+    challenger = load_model(model.download(), source=source_of(model))
+    with user_errors_without_traceback():  # a registry folder that is not the user's own: the message alone
+        registry = open_registry()
+    with dask_client(workers, WORKER_MEMORY) as client:
+
+        def score_on_workers(classifier) -> Metrics:
+            return evaluate_on_workers(client, source_of(test), classifier, storage_options_by_protocol())[0]
+
+        return compare_with_champion(registry, challenger, score_on_workers(challenger.classifier), score_on_workers)
+
+
+# Not cached, and last (promote in example.py); no cluster: a champion that changed meanwhile is scored here.
+@task(resources=COORDINATOR, timeout=timedelta(minutes=30))
+def promote_distributed(test: ParquetParts, model: ModelFile, metrics: Metrics, comparison: ChampionComparison) -> bool:
+    """Record the model in the model registry and make it the champion if it is better; True if it became it."""
+    from flyte.distributed import evaluate_parts_here
+    from flyte.promotion import promote_if_better
+
+    with user_errors_without_traceback():
+        registry = open_registry()
+    promoted, _ = promote_if_better(
+        registry, model.download(), metrics, comparison,
+        lambda classifier: evaluate_parts_here(source_of(test), classifier, storage_options_by_protocol()),
+        execution_name(),
+    )  # fmt: skip
+    return promoted
+
+
+@dynamic(resources=COORDINATOR, timeout=timedelta(hours=3))  # at least its five tasks' timeouts together
 def train_on_dask(
     shards: Shards, test_split_ratio: float, seed: int, hyperparameters: Hyperparameters, workers: int | None
 ) -> TrainedModel:
-    """Split, fit and evaluate, each on a Dask cluster of `workers` workers; without `workers`, as many as the
-    shards' size needs for every worker to stay within its memory limit (flyte.shards.workers_needed).
+    """Split, fit, compare with the champion and evaluate, each on a Dask cluster of `workers` workers, then
+    promote; without `workers`, as many as the shards' size needs for every worker to stay within its memory limit
+    (flyte.shards.workers_needed).
 
     A dynamic workflow, because a Dask task's worker count is part of its registered definition: the override
     here puts the worker count into the definitions this run launches on a cluster.
@@ -191,10 +233,12 @@ def train_on_dask(
         dataset_source=shards.location,
         workers=workers,
     ).with_overrides(task_config=cluster)
-    accuracy, metrics, report = evaluate_on_dask(test=test, model=model, workers=workers).with_overrides(
-        task_config=cluster
-    )
-    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
+    comparison = compare_on_dask(test=test, model=model, workers=workers).with_overrides(task_config=cluster)
+    accuracy, metrics, report = evaluate_on_dask(
+        test=test, model=model, workers=workers, comparison=comparison
+    ).with_overrides(task_config=cluster)
+    promoted = promote_distributed(test=test, model=model, metrics=metrics, comparison=comparison)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report, promoted=promoted)
 
 
 @workflow

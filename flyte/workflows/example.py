@@ -1,5 +1,5 @@
-"""The diabetes XGBoost pipeline: split_traintest_dataset -> train_and_evaluate (fit -> predict -> score, with an
-evaluation deck).
+"""The diabetes XGBoost pipeline: split_traintest_dataset -> train_and_evaluate (fit -> predict ->
+compare_with_champion -> score, with an evaluation deck -> promote).
 
 Each task is a thin typed wrapper around a plain function of the `flyte` package. flyte.model, which imports XGBoost
 (and with it scikit-learn and SciPy), is imported in the bodies of the tasks that use it: loading this module, as
@@ -14,8 +14,9 @@ from flytekit import Resources, StructuredDataset, current_context, task, workfl
 from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.cpus import size_arrow_pools
 from flyte.dataset import file_sha256
-from flyte.evaluation import evaluate_with_curves
+from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
+from flyte.model_card import ChampionComparison
 from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.report import evaluation_report_html
 from flyte.schema import LABEL
@@ -31,6 +32,7 @@ from flyte.workflows.datatypes import (
     ModelFile,
     Predictions,
     TrainedModel,
+    execution_name,
     model_provenance,
     read_dataframe,
     report_output,
@@ -38,6 +40,7 @@ from flyte.workflows.datatypes import (
 )
 from flyte.workflows.files import dataset_or_bundled, fetch_dataset, source_of
 from flyte.workflows.flytekit_workarounds import apply_flytekit_workarounds
+from flyte.workflows.model_registry import open_registry
 from flyte.workflows.user_errors import user_errors_without_traceback
 
 apply_flytekit_workarounds()
@@ -92,6 +95,23 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     return StructuredDataset(dataframe=classify(classifier, read_dataframe(test)))
 
 
+# Not cached: the champion it compares with changes between runs (a cache hit would compare with an old one).
+@task(resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
+def compare_with_champion(test: LabelledPatients, predictions: Predictions, model: ModelFile) -> ChampionComparison:
+    """The new model against the champion (the model in use, from the model registry), both scored on these test
+    rows by the promotion metric; no champion yet: the new model is better."""
+    from flyte.promotion import compare_with_champion as compare
+    from flyte.promotion import scorer_on_rows
+
+    rows = read_dataframe(test)
+    predicted = read_dataframe(predictions)
+    challenger_metrics, _ = evaluate_with_curves(rows[LABEL], predicted["predicted"], predicted["probability"])
+    challenger = load_model(model.download(), source=source_of(model))
+    with user_errors_without_traceback():  # a registry folder that is not the user's own: the message alone
+        registry = open_registry()
+    return compare(registry, challenger, challenger_metrics, scorer_on_rows(lambda: rows))
+
+
 @task(
     cache=PROJECT_CACHE,
     resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")),
@@ -99,7 +119,7 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
     enable_deck=True,
     deck_fields=(),  # only the Evaluation deck: the inputs are whole tables
 )
-def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluation:
+def score(test: Labels, predictions: Predictions, model: ModelFile, comparison: ChampionComparison) -> Evaluation:
     """Measure the predictions against the test labels; the evaluation report, headed by the model's card, is the
     task's deck and an output."""
     from flyte.model import feature_importances  # imports XGBoost, so only in the tasks that use it
@@ -108,10 +128,26 @@ def score(test: Labels, predictions: Predictions, model: ModelFile) -> Evaluatio
     predicted = read_dataframe(predictions)
     metrics, curves = evaluate_with_curves(labels, predicted["predicted"], predicted["probability"])
     saved = load_model(model.download(), source=source_of(model))
-    card = saved.card(metrics.test_rows)
+    card = saved.card(metrics.test_rows, comparison)
     html = evaluation_report_html(card, metrics, curves, feature_importances(saved.classifier))
     report = report_output("Evaluation", html, "evaluation-report.html")
     return Evaluation(accuracy=metrics.accuracy, metrics=metrics, report=report)
+
+
+# Not cached, and last: it runs on every run that got this far (a cache hit of the tasks before it included), and
+# a run that failed before it promotes nothing.
+@task(resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
+def promote(test: LabelledPatients, model: ModelFile, metrics: Metrics, comparison: ChampionComparison) -> bool:
+    """Record the model in the model registry and make it the champion if the comparison found it better (compared
+    again if the champion changed meanwhile); True if it became the champion."""
+    from flyte.promotion import promote_if_better, scorer_on_rows
+
+    with user_errors_without_traceback():
+        registry = open_registry()
+    promoted, _ = promote_if_better(
+        registry, model.download(), metrics, comparison, scorer_on_rows(lambda: read_dataframe(test)), execution_name()
+    )
+    return promoted
 
 
 @workflow
@@ -123,7 +159,8 @@ def train_and_evaluate(
     hyperparameters: Hyperparameters,
     seed: int,
 ) -> TrainedModel:
-    """fit -> predict -> score: train on the training rows, evaluate on the held-out test rows.
+    """fit -> predict -> compare_with_champion -> score -> promote: train on the training rows, evaluate on the
+    held-out test rows against the champion, and promote the new model if it is better.
 
     The one training path: every workflow that trains a model on a split runs it (diabetes_xgboost_model with the
     given settings, diabetes_xgboost_tuning with the chosen ones).
@@ -136,8 +173,10 @@ def train_and_evaluate(
         dataset_source=dataset_source,
     )
     predictions = predict(test=test, model=model)
-    accuracy, metrics, report = score(test=test, predictions=predictions, model=model)
-    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report)
+    comparison = compare_with_champion(test=test, predictions=predictions, model=model)
+    accuracy, metrics, report = score(test=test, predictions=predictions, model=model, comparison=comparison)
+    promoted = promote(test=test, model=model, metrics=metrics, comparison=comparison)
+    return TrainedModel(model=model, accuracy=accuracy, metrics=metrics, report=report, promoted=promoted)
 
 
 @workflow

@@ -46,6 +46,7 @@ class TunedModel(NamedTuple):
     accuracy: float
     metrics: Metrics
     report: HTMLPage
+    promoted: bool
     hyperparameters: Hyperparameters
     cross_validation: list[CrossValidationScore]
 
@@ -105,7 +106,7 @@ def diabetes_xgboost_tuning(
     )
     group_scores = cross_validate_each(points=expand_grid(grid=grid))
     hyperparameters, scores = choose_hyperparameters(group_scores=group_scores)
-    model, accuracy, metrics, report = train_and_evaluate(
+    model, accuracy, metrics, report, promoted = train_and_evaluate(
         train=train,
         test=test,
         dataset_sha256=dataset_sha256,
@@ -113,4 +114,4 @@ def diabetes_xgboost_tuning(
         hyperparameters=hyperparameters,
         seed=seed,
     )
-    return TunedModel(model, accuracy, metrics, report, hyperparameters, scores)
+    return TunedModel(model, accuracy, metrics, report, promoted, hyperparameters, scores)
