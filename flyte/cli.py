@@ -5,8 +5,8 @@
     python -m flyte.cli [MODEL] --csv patients.csv [--output predictions.csv]
     python -m flyte.cli --which-model
 
-Without MODEL, the model file a local `pyflyte run` trained last (flyte.local_models); --which-model prints its path,
-for commands that need one (batch inference: --model "$(python -m flyte.cli --which-model)").
+Without MODEL, the champion of the model registry (flyte.registry: $DIABETES_MODEL_REGISTRY, else the local one),
+its file checked against the SHA-256 the registry recorded; --which-model prints its path.
 
 A model file is plain data (flyte.model_file): loading one runs no code from it; old pickled model files are refused.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flyte.atomic_write import OutputWriteError, atomic_output
 from flyte.dataset import InvalidDatasetError
-from flyte.local_models import NoLocalModelError, newest_local_model
+from flyte.registry import Champion, ModelRegistry, RegistryError, configured_location, default_local_location
 from flyte.schema import FEATURE_TYPES, FEATURES
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "model", type=Path, nargs="?",
-        help="model file (model.json) from a workflow run; default: the one a local pyflyte run trained last",
+        help="model file (model.json) from a workflow run; default: the champion of the model registry",
     )  # fmt: skip
     parser.add_argument(
         "--which-model", action="store_true", help="print the path of the model file that would be used, and exit"
@@ -56,15 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     """Print the predicted class and probability of one patient, or the predictions CSV of many."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    champion, registry = None, None
     if args.model is None:
         try:
-            args.model = newest_local_model()
-        except NoLocalModelError as error:
+            registry, champion = champion_of_the_registry()
+        except RegistryError as error:
             parser.exit(2, f"error: {error}\n")
         if not args.which_model:
-            print(f"model: {args.model} (trained last by a local run)", file=sys.stderr)
+            print(f"model: {champion.description()}", file=sys.stderr)
     if args.which_model:
-        print(args.model)
+        print(args.model or registry.uri("models", f"{champion.model_sha256}.json"))
         return 0
     given = {feature: getattr(args, feature) for feature in FEATURES if getattr(args, feature) is not None}
     if args.csv and given:
@@ -81,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with tempfile.TemporaryDirectory() as folder:
+            model, model_source = args.model, None
+            if champion is not None:
+                model = registry.model_local_path(champion.model_sha256, folder)
+                model_source = registry.uri("models", model.name)
             patients = args.csv or _write_patient(Path(folder) / "patient.csv", given)
             source = None if args.csv else "the command line"
-            predictions = classify_patients_csv(args.model, patients, patients_source=source)
+            predictions = classify_patients_csv(
+                model, patients, model_source, patients_source=source,
+                model_sha256=champion.model_sha256 if champion else None,
+            )  # fmt: skip
     except (InvalidDatasetError, IncompatibleModelError) as error:
         parser.exit(2, f"error: {error}\n")
     if args.csv:
@@ -101,6 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "diabetic" if predicted == 1 else "not diabetic"
         print(f"predicted class: {predicted} ({verdict})\nprobability of diabetes: {probability:.4f}")
     return 0
+
+
+def champion_of_the_registry() -> tuple[ModelRegistry, Champion]:
+    """The model registry ($DIABETES_MODEL_REGISTRY, else the local one) and its champion; RegistryError if it has
+    none yet."""
+    registry = ModelRegistry(configured_location() or default_local_location())
+    champion = registry.champion()
+    if champion is None:
+        raise RegistryError(
+            f"no model given and the model registry {registry.location} has no champion yet: train one with "
+            "`.venv/bin/pyflyte run flyte/workflows/example.py diabetes_xgboost_model`, or give a model file's path"
+        )
+    return registry, champion
 
 
 def _write_patient(path: Path, features: dict[str, int | float]) -> Path:
