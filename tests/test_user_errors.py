@@ -11,12 +11,12 @@ import pytest
 
 from flyte.dataset import InvalidDatasetError
 from flyte.errors import InvalidSettingsError
-from flyte.local_models import NoLocalModelError
 from flyte.model_file import IncompatibleModelError
+from flyte.registry import RegistryError
 from flyte.workflows.files import DatasetUnavailableError
 from flyte.workflows.user_errors import user_errors_without_traceback
 
-PROJECT_ERRORS = [InvalidDatasetError, IncompatibleModelError, DatasetUnavailableError, NoLocalModelError,
+PROJECT_ERRORS = [InvalidDatasetError, IncompatibleModelError, DatasetUnavailableError, RegistryError,
                   InvalidSettingsError]  # fmt: skip
 
 
