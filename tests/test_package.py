@@ -193,8 +193,8 @@ def test_the_tuning_workflow_trains_through_the_same_sub_workflow(registered):
     assert tuning.sub_workflows[0] == registered.workflows[WORKFLOW].sub_workflows[0]
     inputs, outputs = wiring(tuning.template)
     assert inputs[("train_and_evaluate", "hyperparameters")] == ("choose_hyperparameters", "hyperparameters")
-    assert {name: outputs[name] for name in ("model", "accuracy", "metrics", "report")} == {
-        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report")
+    assert {name: outputs[name] for name in ("model", "accuracy", "metrics", "report", "promoted")} == {
+        name: ("train_and_evaluate", name) for name in ("model", "accuracy", "metrics", "report", "promoted")
     }
 
 
