@@ -261,20 +261,25 @@ class DistributedRun:
     rows: list[list]
     shards: Path
     result: object  # the workflow's outputs
+    registry: Path  # the model registry it recorded its model in, empty before
 
 
 @pytest.fixture(scope="module")
 def distributed_run(tmp_path_factory) -> DistributedRun:
     """diabetes_xgboost_model_distributed run in this process on 3 shards with 2 workers; every local cluster it
     started was shut down by its end."""
+    from flyte.registry import REGISTRY_ENVIRONMENT_VARIABLE
     from flyte.workflows.distributed import diabetes_xgboost_model_distributed
 
     rows = synthetic_rows(1200, seed=3)
     folder = write_shards(tmp_path_factory.mktemp("distributed") / "shards", rows, 3)
+    registry = tmp_path_factory.mktemp("model-registry")
     before = child_processes()
-    result = diabetes_xgboost_model_distributed(dataset=FlyteDirectory(str(folder)), workers=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(REGISTRY_ENVIRONMENT_VARIABLE, str(registry))
+        result = diabetes_xgboost_model_distributed(dataset=FlyteDirectory(str(folder)), workers=2)
     assert child_processes() <= before
-    return DistributedRun(rows, folder, result)
+    return DistributedRun(rows, folder, result, registry)
 
 
 @pytest.mark.slow
@@ -305,7 +310,11 @@ def test_the_workflow_trains_a_model_the_single_node_tools_use_unchanged(tmp_pat
     assert first.metrics.test_rows == len(test)
     assert f"<td><code>{folder}</code></td>" in report  # the model's card: the data set as given, the split
     assert f"<th>Training rows</th><td>{len(rows) - len(test)}</td>" in report
-    assert first.promoted and not second.promoted  # the same booster again: a tie keeps the champion
+    # The first model of an empty registry is its champion, kept by content.
+    from flyte.registry import ModelRegistry
+
+    champion = ModelRegistry(distributed_run.registry).champion()
+    assert first.promoted and champion.model_sha256 == hashlib.sha256(Path(first.model.path).read_bytes()).hexdigest()
     assert saved.provenance.dataset_source == str(folder) and saved.provenance.training_rows == len(rows) - len(test)
 
     # The single-node predict task and the batch inference workflow take the model file as it is.
