@@ -254,3 +254,19 @@ def test_concurrent_runs_leave_the_best_model_champion(tmp_path, rows):
     assert len(registry.entries()) == len(paths)
     scores_in_order = [champion.score for champion in registry.champions()]
     assert scores_in_order == sorted(scores_in_order) and len(set(scores_in_order)) == len(scores_in_order)
+
+
+def test_a_run_writing_to_a_blob_store_records_in_its_bucket(monkeypatch):
+    from flytekit.core.context_manager import FlyteContextManager
+    from flytekit.core.data_persistence import FileAccessProvider
+
+    from flyte.workflows.model_registry import registry_location
+
+    monkeypatch.delenv(REGISTRY_ENVIRONMENT_VARIABLE)
+    access = FileAccessProvider(local_sandbox_dir="/tmp", raw_output_prefix="s3://my-s3-bucket/data/ab/cd")
+    context = FlyteContextManager.current_context().with_file_access(access)
+    with FlyteContextManager.with_context(context):
+        assert registry_location() == "s3://my-s3-bucket/model-registry"
+    monkeypatch.setenv(REGISTRY_ENVIRONMENT_VARIABLE, "s3://elsewhere/registry")
+    with FlyteContextManager.with_context(context):
+        assert registry_location() == "s3://elsewhere/registry"
