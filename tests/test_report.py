@@ -287,6 +287,12 @@ def test_workflow_deck_shows_the_metrics_it_returns(synthetic_csv, deck_paths):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", card["Trained"]), card["Trained"]
     assert card["Trained"] == saved.provenance.trained_at  # when fit trained it, not when score ran
 
+    # The first model of this test's registry: nothing to compare with, so it becomes the champion.
+    comparison = facts(page, "champion-comparison")
+    expected_roc_auc = sklearn_metrics.roc_auc_score(test[LABEL], probability)
+    assert (comparison["Decided by"], comparison["This model"]) == ("ROC AUC", f"{expected_roc_auc:.4f}")
+    assert (comparison["Champion"], comparison["Verdict"]) == ("none yet", "better: it becomes the champion")
+
 
 @pytest.mark.parametrize("booster", BOOSTERS)
 def test_the_importances_axis_label_says_what_the_booster_measures_inside_the_chart(booster):

@@ -1,6 +1,6 @@
 """The evaluation report in a real browser: Debian's headless Chromium, driven by playwright, opens the report of a
-model trained by diabetes_xgboost_model on the bundled data set, as phones (360, 375 px) and desktops (1280,
-1600 px) show it.
+model trained by diabetes_xgboost_model on the bundled data set and compared with a champion, as phones (360,
+375 px) and desktops (1280, 1600 px) show it.
 
 Nothing may stick out to the side (a wide table scrolls inside its own box) and every chart must have loaded. The
 screenshots are written to $ARTIFACTS_DIR (default: artifacts/, not committed) for CI to keep; docs/deck.png is the
@@ -83,11 +83,20 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def report() -> Path:
-    """The `report` output of a real run: the bundled data set, the default settings."""
+def report(tmp_path_factory) -> Path:
+    """The `report` output of a real run on the bundled data set with the default settings, compared with the
+    champion that a weaker run made before it (the comparison's table, with the champion's SHA-256, is the page's
+    widest content)."""
+    from flyte.hyperparameters import Hyperparameters
+    from flyte.registry import REGISTRY_ENVIRONMENT_VARIABLE
     from flyte.workflows.example import diabetes_xgboost_model
 
-    return Path(diabetes_xgboost_model().report.path)
+    with pytest.MonkeyPatch.context() as patch:  # a registry of this module's own (conftest's is per test)
+        patch.setenv(REGISTRY_ENVIRONMENT_VARIABLE, str(tmp_path_factory.mktemp("model-registry")))
+        diabetes_xgboost_model(hyperparameters=Hyperparameters(n_estimators=1, max_depth=1))
+        trained = diabetes_xgboost_model()
+    assert trained.promoted
+    return Path(trained.report.path)
 
 
 @pytest.mark.parametrize(("width", "is_mobile"), SCREENS, ids=[f"{width}px" for width, _ in SCREENS])
@@ -100,6 +109,7 @@ def test_the_report_reads_whole_in_a_browser(browser, report, width, is_mobile):
         page.screenshot(path=screenshot, full_page=True)
 
         assert page.evaluate("[...document.querySelectorAll('section')].map(section => section.id)") == list(SECTIONS)
+        assert "Champion SHA-256" in page.inner_text("#champion-comparison")
         charts = page.evaluate(CHARTS)
         assert [chart["section"] for chart in charts] == [
             "confusion-matrix", "roc-curve", "precision-recall-curve", "feature-importances"
