@@ -533,3 +533,5 @@ def test_the_worker_count_is_bounded_before_any_cluster_starts():
         with pytest.raises(ValueError, match=f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}"):
             dask_cluster(workers)
     assert dask_cluster(MAX_WORKERS).workers.number_of_workers == MAX_WORKERS
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"), dask_client(0, "1GiB"):
+        pass  # the local cluster's own check, before it starts any process

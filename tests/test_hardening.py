@@ -32,6 +32,7 @@ from mashumaro.codecs.json import JSONDecoder
 from mashumaro.codecs.msgpack import MessagePackDecoder
 
 from flyte.dataset import DuplicateRowsWarning, InvalidDatasetError, count_duplicate_rows, load_dataset, load_table
+from flyte.errors import InvalidSettingsError
 from flyte.hyperparameters import GRID_MAX_POINTS, HyperparameterGrid, Hyperparameters
 from flyte.schema import COLUMNS, FEATURE_TYPES, LABEL, PLAUSIBLE_RANGES
 from flyte.split import load_and_split_table
@@ -88,6 +89,15 @@ def test_every_way_in_takes_whole_floats_and_refuses_bad_settings_naming_the_fie
     assert "hyperparameters.max_depth must be a whole number, got 3.7" in refused(way, {"max_depth": 3.7})
     assert "hyperparameters.learning_rate must be a number, got '0.3' (str)" in refused(way, {"learning_rate": "0.3"})
     assert "invalid hyperparameters: max_depth must be between 1 and 32, got 33" in refused(way, {"max_depth": 33})
+
+
+def test_a_settings_text_that_is_not_a_json_object_is_refused_naming_the_class():
+    """What `pyflyte run --hyperparameters TEXT` gets when the text is not JSON, or JSON but not an object."""
+    with pytest.raises(InvalidSettingsError, match=r"^Hyperparameters is not valid JSON \(Expecting property name"):
+        Hyperparameters.from_json("{max_depth: 3}")
+    with pytest.raises(InvalidSettingsError, match=r"^Hyperparameters must be a JSON object with the fields "
+                       r"max_depth, learning_rate, n_estimators, objective, booster, got \[1, 2\]$"):
+        Hyperparameters.from_json("[1, 2]")
 
 
 @pytest.mark.parametrize(
