@@ -203,7 +203,7 @@ def test_distributed_booster_dask_cannot_train(tmp_path):
         ("workflows/example.py", "    use_releasing_memory_pool()", ["example.py", "diabetes_xgboost_model"]),
         # Raised on a Dask worker of a local cluster, whose logs this process quiets (flyte.distributed.dask_client);
         # one CSV, as pyflyte's file conversion then gives the root logger a handler.
-        ("shards.py", "    with local_copy(uri) as path:", [
+        ("shards.py", "    with local_copy(uri, storage_options) as path:", [
             "distributed.py", "diabetes_xgboost_model_distributed", "--dataset",
             "flyte/data/pima-indians-diabetes.data.csv", "--workers", "2",
         ]),
