@@ -228,7 +228,7 @@ def benchmark_size(
     tasks = []
     state = folder / "state.json"
     state.write_text(json.dumps({"dataset": str(csv)}))
-    for step in ("split_traintest_dataset", "fit", "predict", "score"):
+    for step in ("split_traintest_dataset", "fit", "predict", "compare_with_champion", "score"):
         command = [PYTHON, "benchmarks/one_task.py", str(state), step]
         seconds, peak, _, _ = run(command, folder / "home", folder / "tmp", folder / "log.txt")
         limits = json.loads(state.read_text())["limits"][step]
