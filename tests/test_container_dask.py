@@ -199,7 +199,8 @@ def test_the_distributed_workflow_runs_in_the_image_with_each_dask_task_on_its_o
         image_launch = pods.docker_launch(work, MOUNT, options=[f"--network={network}"])
         launch = dask_launch(image_launch, network, work, clusters)
         run = pods.run_workflow(registered, DISTRIBUTED_WORKFLOW, inputs, work, launch)
-    assert [task for task, _ in clusters] == ["split_shards_on_dask", "fit_on_dask", "evaluate_on_dask"]
+    dask_tasks = ["split_shards_on_dask", "fit_on_dask", "compare_on_dask", "evaluate_on_dask"]
+    assert [task for task, _ in clusters] == dask_tasks
     assert {workers for _, workers in clusters} == {1}
     # The model it wrote, measured here on the rows the split rule holds out: the accuracy it reported.
     table = pa.concat_tables(load_table(path) for path in sorted((work / "shards").glob("*.csv")))

@@ -33,10 +33,13 @@ TASK_IMPORTS = {
     "split_traintest_dataset": set(),
     "fit": XGBOOST,
     "predict": XGBOOST,
+    "compare_with_champion": XGBOOST,  # loads the new model (and the champion, if there is one) to score them
     "score": XGBOOST | {"matplotlib"},  # the model's feature importances and the report's charts
+    "promote": XGBOOST,  # loads the model it records
     "expand_grid": set(),
     "cross_validate_grid_group": XGBOOST,
     "choose_hyperparameters": set(),  # its deck is a table, no chart
+    "model_or_champion": set(),  # only reads the registry
     "classify_patients": XGBOOST,
 }
 
