@@ -2,11 +2,12 @@
 score part by part; no Flyte here.
 
 Every step hands the workers a list of files (CSV shards, then Parquet parts) and brings back only small summaries:
-class counts, digests, the trained booster, and the evaluation's counts per distinct predicted probability.
+class counts, digests, the trained booster, and the evaluation's metrics with its curves as drawn.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import tempfile
 import zipfile
@@ -20,8 +21,8 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from distributed import Client, Future, LocalCluster, wait
-from distributed.diagnostics.plugin import UploadFile
+from distributed import Client, Future, LocalCluster, Worker, wait
+from distributed.diagnostics.plugin import UploadFile, WorkerPlugin
 from xgboost import XGBClassifier
 from xgboost.dask import DaskXGBClassifier
 
@@ -125,6 +126,16 @@ def ship_project_code(client: Client, to_scheduler: bool) -> None:
             client.upload_file(str(archive))
         else:
             client.register_plugin(UploadFile(str(archive)))
+    client.register_plugin(ImportTaskLibraries())
+
+
+class ImportTaskLibraries(WorkerPlugin):
+    """Imports this module, and with it pandas, pyarrow and XGBoost, on each worker as it joins and before it runs a
+    task: two task threads of a worker importing pandas at once can get it half-initialised (`module 'pandas' has
+    no attribute '__version__'`)."""
+
+    def setup(self, worker: Worker) -> None:
+        importlib.import_module(__name__)
 
 
 def split_shards(
@@ -274,11 +285,12 @@ def merge_evaluations(*parts: PartialEvaluation) -> PartialEvaluation:
 def evaluate_on_workers(
     client: Client, test_uri: str, classifier: XGBClassifier, storage_options: StorageOptions
 ) -> tuple[Metrics, Curves]:
-    """The single-node evaluation's metrics and curves, exactly, computed part by part on the workers.
+    """The single-node evaluation's metrics, exactly, and its curves as drawn (Curves.thinned), computed part by
+    part on the workers.
 
     Each part's predictions are reduced to counts per distinct predicted probability, merged in a tree on the
-    workers; this task receives one count pair per distinct probability (bounded by the trees' leaf combinations,
-    not by the rows), never the test rows.
+    workers, and turned into metrics and curves on a worker too: the counts grow with the test rows, so this task
+    receives only the metrics and at most MAX_DRAWN_POINTS points per curve, whatever the data's size.
     """
     model = client.scatter(classifier, broadcast=True)
     partials: list[Future] = client.map(
@@ -289,7 +301,7 @@ def evaluate_on_workers(
             client.submit(merge_evaluations, *partials[start:start + MERGE_FAN_IN])
             for start in range(0, len(partials), MERGE_FAN_IN)
         ]
-    return metrics_and_curves(partials[0].result())
+    return client.submit(metrics_and_drawn_curves, partials[0]).result()
 
 
 def evaluate_parts_here(test_uri: str, classifier: XGBClassifier, storage_options: StorageOptions) -> Metrics:
@@ -310,6 +322,12 @@ def metrics_and_curves(total: PartialEvaluation) -> tuple[Metrics, Curves]:
     return evaluation_from_counts(
         false_positives, true_positives, total.confusion, total.log_loss_sum / int(total.confusion.sum())
     )
+
+
+def metrics_and_drawn_curves(total: PartialEvaluation) -> tuple[Metrics, Curves]:
+    """metrics_and_curves with the curves thinned to what the report draws."""
+    metrics, curves = metrics_and_curves(total)
+    return metrics, curves.thinned()
 
 
 def _remove_folder(uri: str, storage_options: StorageOptions) -> None:

@@ -35,6 +35,12 @@ class Metrics:
     true_positives: int
 
 
+# At most this many points per drawn curve: a 6-inch chart cannot show more, and at millions of test rows the
+# curves have hundreds of thousands of thresholds, which would make the charts large and slow to draw
+# (docs/performance.md).
+MAX_DRAWN_POINTS = 2000
+
+
 @dataclass
 class Curves:
     """The ROC and precision-recall curves, the points of scikit-learn's roc_curve and
@@ -44,6 +50,12 @@ class Curves:
     true_positive_rate: np.ndarray
     precision: np.ndarray
     recall: np.ndarray
+
+    def thinned(self) -> Curves:
+        """The curves as drawn: every k-th point, first and last kept, at most MAX_DRAWN_POINTS per curve."""
+        roc = _every_kth_point(self.false_positive_rate, self.true_positive_rate)
+        precision_recall = _every_kth_point(self.precision, self.recall)
+        return Curves(*roc, *precision_recall)
 
 
 def evaluate_with_curves(labels: pd.Series, predicted: pd.Series, probability: pd.Series) -> tuple[Metrics, Curves]:
@@ -138,6 +150,13 @@ def accuracy(labels: pd.Series, predicted: pd.Series) -> float:
     if len(labels) != len(predicted):
         raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions; expected one prediction per row")
     return float((np.asarray(labels) == np.asarray(predicted)).mean())
+
+
+def _every_kth_point(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) <= MAX_DRAWN_POINTS:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, MAX_DRAWN_POINTS).round().astype(int))
+    return x[keep], y[keep]
 
 
 def _ratio(numerator: int, denominator: int) -> float:

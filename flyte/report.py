@@ -69,20 +69,19 @@ def evaluation_report_html(
 ) -> str:
     """HTML of the model's card and champion comparison, the metrics table, confusion matrix, ROC and
     precision-recall curves and feature importances (labelled for the booster in card.hyperparameters)."""
-    false_positive_rate, true_positive_rate = _thin(curves.false_positive_rate, curves.true_positive_rate)
-    precision, recall = _thin(curves.precision, curves.recall)
+    drawn = curves.thinned()
     bodies = {
         "model-card": _card_table(card),
         "champion-comparison": _comparison_html(card.comparison),
         "metrics": _metrics_table(metrics),
         "confusion-matrix": _image(_confusion_matrix_svg(metrics), "Confusion matrix of the test split"),
         "roc-curve": _image(
-            _curve_svg(false_positive_rate, true_positive_rate, "False positive rate", "True positive rate",
+            _curve_svg(drawn.false_positive_rate, drawn.true_positive_rate, "False positive rate", "True positive rate",
                        f"ROC AUC {metrics.roc_auc:.3f}", chance=([0, 1], [0, 1]), drawstyle="default"),
             "ROC curve",
         ),
         "precision-recall-curve": _image(
-            _curve_svg(recall, precision, "Recall", "Precision", "model",
+            _curve_svg(drawn.recall, drawn.precision, "Recall", "Precision", "model",
                        chance=([0, 1], [metrics.diabetic_rows / metrics.test_rows] * 2), drawstyle="steps-post"),
             "Precision-recall curve",
         ),
@@ -107,12 +106,6 @@ def html_page(title: str, body: str) -> str:
     )
 
 
-# At most this many points per drawn curve: a 6-inch chart cannot show more, and at millions of test rows the
-# curves have hundreds of thousands of thresholds, which would make the SVGs large and the step slow
-# (docs/performance.md).
-MAX_CURVE_POINTS = 2000
-
-
 def cross_validation_html(scores: list[CrossValidationScore], chosen: CrossValidationScore) -> str:
     """HTML table of every grid point's settings and validation ROC AUC, best first, the chosen one marked."""
     settings = list(vars(chosen.hyperparameters))
@@ -132,14 +125,6 @@ def cross_validation_html(scores: list[CrossValidationScore], chosen: CrossValid
     table = f"<div class=\"scroll\"><table><tr>{head}</tr>{''.join(rows)}</table></div>"
     section = f'<section id="cross-validation"><h2>Cross-validation</h2>\n{table}</section>'
     return f'{STYLE}\n<div class="evaluation" style="display: block">{section}</div>'
-
-
-def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every k-th point of a curve, first and last kept, so that it has at most MAX_CURVE_POINTS points."""
-    if len(x) <= MAX_CURVE_POINTS:
-        return x, y
-    keep = np.unique(np.linspace(0, len(x) - 1, MAX_CURVE_POINTS).round().astype(int))
-    return x[keep], y[keep]
 
 
 def _facts_table(facts: list[tuple[str, str]]) -> str:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from flyte.dataset import InvalidDatasetError, file_sha256, load_table
 from flyte.distributed import (
     PartialEvaluation,
     dask_client,
+    evaluate_on_workers,
     evaluate_part,
     merge_evaluations,
     metrics_and_curves,
@@ -32,7 +34,7 @@ from flyte.distributed import (
     read_part,
     split_shards,
 )
-from flyte.evaluation import evaluate_with_curves
+from flyte.evaluation import MAX_DRAWN_POINTS, evaluate_with_curves
 from flyte.model import classify
 from flyte.model_file import MODEL_FILE_FORMAT, load_model
 from flyte.schema import COLUMN_TYPES, COLUMNS, FEATURES, LABEL
@@ -240,6 +242,47 @@ def test_the_split_is_the_same_whatever_the_worker_and_shard_count(tmp_path, two
         assert len(train) + len(test) == len(rows)
     pd.testing.assert_frame_equal(splits[1][0], splits[2][0])
     assert splits[1][2] == file_sha256(one_file)
+
+
+@pytest.mark.slow
+def test_a_worker_has_the_task_libraries_before_its_first_task():
+    """Two task threads importing pandas at once can get it half-initialised: a worker imports it as it joins."""
+    with dask_client(1, "1GiB") as client:
+        loaded = client.run(lambda: [name in sys.modules for name in ("pandas", "pyarrow.parquet", "xgboost.dask")])
+    assert list(loaded.values()) == [[True, True, True]]
+
+
+@pytest.mark.slow
+def test_the_workers_return_exact_metrics_and_the_curves_as_drawn(tmp_path, two_workers):
+    """The counts per distinct probability stay on the workers: this process gets the metrics and at most
+    MAX_DRAWN_POINTS points per curve, each a point of the exact curve, its ends kept."""
+    # Random rows and labels: deep trees fit the noise, so the test rows get thousands of distinct probabilities.
+    random = np.random.default_rng(21)
+
+    def noise(count: int) -> pd.DataFrame:
+        return pd.DataFrame(random.uniform(0, 100, (count, len(FEATURES))), columns=list(FEATURES)).assign(
+            **{LABEL: random.integers(0, 2, count)}
+        )
+
+    rows, test = noise(2000), noise(5000)
+    classifier = XGBClassifier(n_estimators=20, max_depth=6, random_state=0).fit(rows[list(FEATURES)], rows[LABEL])
+    (tmp_path / "test").mkdir()
+    for index, rows_of_part in enumerate(np.array_split(np.arange(len(test)), 3)):
+        table = pa.Table.from_pandas(test.iloc[rows_of_part], preserve_index=False)
+        pq.write_table(table, tmp_path / "test" / f"part-{index}.parquet")
+    metrics, curves = evaluate_on_workers(two_workers, str(tmp_path / "test"), classifier, {})
+    predicted = classify(classifier, test)
+    expected, exact = evaluate_with_curves(test[LABEL], predicted["predicted"], predicted["probability"])
+    assert replace(metrics, log_loss=0) == replace(expected, log_loss=0)
+    assert len(exact.false_positive_rate) > MAX_DRAWN_POINTS  # else nothing was thinned
+    for drawn_x, drawn_y, x, y in (
+        (curves.false_positive_rate, curves.true_positive_rate, exact.false_positive_rate, exact.true_positive_rate),
+        (curves.recall, curves.precision, exact.recall, exact.precision),
+    ):
+        assert len(drawn_x) <= MAX_DRAWN_POINTS
+        assert (drawn_x[0], drawn_y[0], drawn_x[-1], drawn_y[-1]) == (x[0], y[0], x[-1], y[-1])
+        exact_points = set(zip(x.tolist(), y.tolist(), strict=True))
+        assert all(point in exact_points for point in zip(drawn_x.tolist(), drawn_y.tolist(), strict=True))
 
 
 @pytest.mark.slow
@@ -452,7 +495,7 @@ def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(
 
     import dask
 
-    from flyte.distributed import evaluate_on_workers, fit_on_workers
+    from flyte.distributed import fit_on_workers
     from flyte.hyperparameters import Hyperparameters
 
     rows = synthetic_rows(900, seed=12)
