@@ -458,9 +458,13 @@ def processes_marked(marker: str) -> list[psutil.Process]:
 
 
 @pytest.mark.slow
-def test_pyflyte_run_trains_the_same_model_and_leaves_no_process_behind(tmp_path, distributed_run):
-    """pyflyte run on the shards of the in-process run above: the same model, byte for byte (the run is
-    deterministic), and none of its processes left, orphaned or not (they carry a marker in their environment).
+def test_pyflyte_run_on_the_shards_in_an_object_store_trains_the_same_model_and_leaves_no_process_behind(
+    tmp_path, distributed_run, object_store
+):
+    """pyflyte run on the shards of the in-process run above, put in an object store (as on the sandbox, its
+    endpoint and keys in the FLYTE_AWS_* variables): the same split and model, byte for byte (the run is
+    deterministic, wherever the shards are read from), keyed by the same digest of the shards; and none of its
+    processes left, orphaned or not (they carry a marker in their environment).
     A bad shard's run: test_a_bad_shard_fails_the_workflow_and_caches_nothing, tests/test_error_output.py."""
     import subprocess
     import sys
@@ -468,20 +472,25 @@ def test_pyflyte_run_trains_the_same_model_and_leaves_no_process_behind(tmp_path
 
     from tests.conftest import REPO_ROOT
 
+    uri = object_store.url(f"test-distributed/{tmp_path.name}/shards/")
+    object_store.filesystem().put(f"{distributed_run.shards}/", uri, recursive=True)
     pyflyte, marker = Path(sys.executable).with_name("pyflyte"), uuid.uuid4().hex
     env = {"HOME": str(tmp_path), "PATH": str(pyflyte.parent), "COLUMNS": "1000", "LANG": "C.UTF-8",
-           "DIABETES_TEST_MARKER": marker}  # fmt: skip
+           "DIABETES_TEST_MARKER": marker, **object_store.environment()}  # fmt: skip
     command = [str(pyflyte), "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
-               "--dataset", str(distributed_run.shards), "--workers", "2"]  # fmt: skip
+               "--dataset", uri, "--workers", "2"]  # fmt: skip
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert processes_marked(marker) == []
     model = Path(re.search(r"model=([^,)\s]+)", done.stdout).group(1))
     expected = distributed_run.result
     assert model != Path(expected.model.path)
-    booster = load_model(model).classifier.get_booster()
-    assert booster.save_raw() == load_model(expected.model.path).classifier.get_booster().save_raw()
+    saved, expected_saved = load_model(model), load_model(expected.model.path)
+    assert saved.classifier.get_booster().save_raw() == expected_saved.classifier.get_booster().save_raw()
+    assert saved.training_data_sha256 == expected_saved.training_data_sha256  # the sha256sum listing's digest
+    assert saved.provenance.dataset_source == uri.rstrip("/")
     assert float(re.search(r"accuracy=([0-9.]+)", done.stdout).group(1)) == expected.accuracy
+    assert int(re.search(r"test_rows=([0-9]+)", done.stdout).group(1)) == expected.metrics.test_rows
 
 
 @pytest.mark.slow

@@ -78,12 +78,13 @@ SINGLE_NODE, DISTRIBUTED = "example:diabetes_xgboost_model", "distributed:diabet
 @pytest.mark.parametrize(
     "workflow, location",
     [(SINGLE_NODE, "missing"), (SINGLE_NODE, "folder"), (SINGLE_NODE, "unreadable file"),
-     (DISTRIBUTED, "missing"), (DISTRIBUTED, "unreadable file"), (DISTRIBUTED, "unreadable folder")],
+     (DISTRIBUTED, "missing"), (DISTRIBUTED, "unreadable folder")],
 )  # fmt: skip
 def test_a_dataset_location_that_cannot_be_used(tmp_path, workflow, location):
     """flytekit itself would take a missing path or a folder given to the Optional dataset as text and fail
     converting it (TypeTransformerFailedError naming neither); an unreadable file would fail inside a task. Run as
-    root, pyflyte runs without the capabilities that let root read a chmod 000 file."""
+    root, pyflyte runs without the capabilities that let root read a chmod 000 file. Each kind of location once:
+    "missing" tells the two workflows' input types apart, the rest is the same check whichever workflow asks."""
     distributed = workflow == DISTRIBUTED
     path = tmp_path / ("data" if location.endswith("folder") else "data.csv")
     if location != "missing":
@@ -113,15 +114,14 @@ LONG = "x" * 100_000
         ("--seed", str(2**65), f"{2**65} is out of range: give a whole number from -2**63 to 2**63 - 1"),
         ("--hyperparameters", '{"max_depth": {"value": 3}}',
          "hyperparameters.max_depth must be a whole number, got {'value': 3} (dict)"),
-        ("--hyperparameters", '{"max_dept": 3}',
-         "unknown Hyperparameters field 'max_dept'; the fields are max_depth, learning_rate, n_estimators"),
-        ("--hyperparameters", '{"max_depth": 300}', "invalid hyperparameters: max_depth must be between 1 and 32"),
         ("--hyperparameters", f'{{"objective": "{LONG}"}}',
          f"objective must be one of binary:logistic, got '{LONG[:39]}... (100002 characters)"),
     ],
-    ids=["seed beyond int64", "wrong shape", "misspelt field", "out of range", "100 kB string"],
+    ids=["seed beyond int64", "wrong shape", "100 kB string"],
 )  # fmt: skip
 def test_a_setting_refused_while_read(tmp_path, option, value, message):
+    """flytekit's own int, and the Hyperparameters check while the JSON is decoded and once it is made: every other
+    bad setting is the same InvalidSettingsError on the same way out (its messages: tests/test_hardening.py)."""
     status, lines = pyflyte_run(tmp_path, "example:diabetes_xgboost_model", option, value)
     flat = assert_refused_while_read(status, lines, option, message)
     assert len(flat) < 2_000, flat  # a long value is cut, not echoed
@@ -227,17 +227,16 @@ def test_a_bug_keeps_its_traceback(tmp_path, module, line, run):
     assert "Traceback" in done.stdout + done.stderr and "ZeroDivisionError" in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("workers", [2, 4])
-def test_distributed_one_class_csv_at_any_worker_count(tmp_path, workers):
+def test_distributed_one_class_csv(tmp_path):
     """One CSV (not a folder: pyflyte's file conversion gives the root logger a handler, which the local cluster's
-    logs then reached) whose rows are all of one class: the split's message alone, however many workers start and
-    stop around it."""
+    logs then reached) whose rows are all of one class: the split's message alone, not the logs of the workers
+    that start and stop around it."""
     rows = synthetic_rows(40)
     for row in rows:
         row[-1] = 0
     csv = write_csv(tmp_path / "one-class.csv", rows)
     status, lines = pyflyte_run(
-        tmp_path, "distributed:diabetes_xgboost_model_distributed", "--dataset", str(csv), "--workers", str(workers)
+        tmp_path, "distributed:diabetes_xgboost_model_distributed", "--dataset", str(csv), "--workers", "2"
     )
     assert_reads_on_one_screen(
         status, lines, "the training split (", "holds only label [0]", "use more data, another seed or another ratio"
