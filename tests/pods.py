@@ -232,7 +232,7 @@ def docker_launch(
     options = list(options) + (["--network=host"] if store else [])
 
     def launch(pod: Pod) -> None:
-        inside = mount / pod.folder.relative_to(work)
+        mounted = inside = mount / pod.folder.relative_to(work)
         resources = pod.container.resources
         limits = {entry.name: entry.value for entry in resources.limits}
         variables = {**{pair.key: pair.value for pair in pod.container.env}, **pod.environment}
@@ -241,9 +241,9 @@ def docker_launch(
             store.filesystem().put(str(pod.folder / "inputs.pb"), f"{inside}/inputs.pb")
             variables.update(store.environment())
         volumes = [f"--volume={work}:{mount}"]
-        if probe:
+        if probe:  # its report in the pod's folder on the mount, with a store too
             volumes.append(f"--volume={PROBE}:{PROBE_MOUNT}:ro")
-            variables.update(PYTHONPATH=PROBE_MOUNT, POD_PROBE_REPORT=f"{inside}/probe.json")
+            variables.update(PYTHONPATH=PROBE_MOUNT, POD_PROBE_REPORT=f"{mounted}/probe.json")
         command = [
             "docker", "run", "--rm", *options, *volumes, *(f"--env={key}={value}" for key, value in variables.items()),
             f"--cpus={docker_cpus(limits[resources.CPU])}", f"--memory={docker_quantity(limits[resources.MEMORY])}",

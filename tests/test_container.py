@@ -2,9 +2,10 @@
 training, tuning (its map task through `pyflyte-map-execute`) and batch inference.
 
 Each task runs as `docker run IMAGE <command and args of its serialized TaskSpec>`, its CPU and memory
-capped at the task's limits, with local folders as the input, output and raw-data prefixes; the
-inputs come from the serialized workflow's bindings, each task's outputs feeding the next. The results are
-checked against the bare libraries (tests/reference.py, scikit-learn's cross-validation).
+capped at the task's limits, with local folders as the input, output and raw-data prefixes (the training run: an
+object store's, as on the sandbox); the inputs come from the serialized workflow's bindings, each task's outputs
+feeding the next. The results are checked against the bare libraries (tests/reference.py, scikit-learn's
+cross-validation).
 Skipped, with the reason and the fix, where `docker info` fails or the base image is missing (a failure instead when
 REQUIRE_DOCKER=1, as in CI).
 """
@@ -238,18 +239,25 @@ def registered(image, tmp_path_factory) -> Package:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    """The folder every task container sees at MOUNT, holding a copy of the real CSV (for workflows given a file)."""
+    """The folder every task container sees at MOUNT."""
     work = tmp_path_factory.mktemp("work")
     work.chmod(0o777)  # the image's user is not root
-    shutil.copy(REAL_DATASET, work / "pima.csv")
     return work
 
 
 @pytest.fixture(scope="module")
-def trained_in_image(registered, work) -> pods.WorkflowRun:
-    """diabetes_xgboost_model run in the image with its default launch plan's inputs: no dataset, so the split task
-    reads the copy of the bundled CSV the image carries."""
-    return run_workflow(registered, WORKFLOW, launch_inputs(registered, WORKFLOW), work)
+def trained_in_image(registered, work, object_store) -> pods.WorkflowRun:
+    """diabetes_xgboost_model run in the image as on the sandbox: the dataset, every pod's inputs, outputs and raw
+    data in the object store (MinIO there), which the pods reach with the endpoint and keys flytekit reads from
+    FLYTE_AWS_*; the default launch plan's other inputs."""
+    dataset = object_store.url(f"test-container/{work.name}/pima.csv")
+    object_store.filesystem().put(str(REAL_DATASET), dataset)
+    inputs = launch_inputs(registered, WORKFLOW)
+    variables = registered.workflows[WORKFLOW].template.interface.inputs.variables
+    inputs["dataset"] = file_input(variables["dataset"], dataset)
+    return pods.run_workflow(
+        registered, WORKFLOW, inputs, work, pods.docker_launch(work, MOUNT, probe=True, store=object_store)
+    )
 
 
 TUNING = "flyte.workflows.tuning.diabetes_xgboost_tuning"
@@ -258,8 +266,9 @@ TUNING_GRID = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estima
 
 @pytest.fixture(scope="module")
 def tuned_in_image(registered, work) -> pods.WorkflowRun:
-    """diabetes_xgboost_tuning on a grid of two points, three folds: its map task runs two elements."""
-    inputs = launch_inputs(registered, TUNING, dataset="pima.csv")
+    """diabetes_xgboost_tuning on a grid of two points, three folds (its map task runs two elements), with local
+    folders as the prefixes and no dataset: the split task reads the copy of the bundled CSV the image carries."""
+    inputs = launch_inputs(registered, TUNING)
     inputs.update(grid=literal_of(TUNING_GRID, HyperparameterGrid), folds=literal_of(3, int))
     return run_workflow(registered, TUNING, inputs, work)
 
@@ -273,19 +282,24 @@ def first_patients() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def classified_in_image(registered, work, trained_in_image) -> pods.WorkflowRun:
-    """diabetes_xgboost_batch_inference on 50 patients with the model trained in the image."""
+def classified_in_image(registered, work, trained_in_image, object_store) -> pods.WorkflowRun:
+    """diabetes_xgboost_batch_inference on 50 patients with the model trained in the image (fetched from the store),
+    local folders as the prefixes."""
     first_patients().to_csv(work / "patients.csv", header=False, index=False)
-    model = Path(trained_in_image.outputs["model"].scalar.blob.uri).relative_to(MOUNT)
-    inputs = launch_inputs(registered, INFERENCE, model=model, patients="patients.csv")
+    object_store.filesystem().get(trained_in_image.outputs["model"].scalar.blob.uri, str(work / "model.json"))
+    inputs = launch_inputs(registered, INFERENCE, model="model.json", patients="patients.csv")
     return run_workflow(registered, INFERENCE, inputs, work)
 
 
-def test_the_training_workflow_runs_in_the_image_as_flyte_runs_it(trained_in_image, work):
+def test_the_training_workflow_runs_in_the_image_against_an_object_store(trained_in_image, work, object_store):
     outputs = trained_in_image.outputs
     assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
-    saved = load_model(on_host(work, outputs["model"]))
+    model = outputs["model"].scalar.blob.uri
+    assert model.startswith(f"s3://{object_store.bucket}/pods/{work.name}/")
+    object_store.filesystem().get(model, str(work / "model-from-the-store.json"))
+    saved = load_model(work / "model-from-the-store.json")
     assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
+    assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
 
 
 def test_the_tuning_workflow_and_its_map_task_run_in_the_image(tuned_in_image):
@@ -311,31 +325,6 @@ def test_batch_inference_runs_in_the_image_with_the_trained_model(classified_in_
     np.testing.assert_array_equal(predictions["predicted"], reference.predict(patients.to_numpy()))
     np.testing.assert_allclose(predictions["probability"], reference.predict_proba(patients.to_numpy())[:, 1],
                                rtol=1e-6)
-
-
-def test_the_training_workflow_runs_in_the_image_against_an_object_store(registered, object_store, tmp_path):
-    """As on the sandbox: the dataset, every pod's inputs, outputs and raw data in the store (MinIO there), which
-    the pods reach with the endpoint and keys flytekit reads from FLYTE_AWS_*."""
-    work = tmp_path / "work"
-    work.mkdir()
-    work.chmod(0o777)  # the image's user is not root
-    dataset = object_store.url("test-container/pima.csv")
-    store = object_store.filesystem()
-    store.put(str(REAL_DATASET), dataset)
-    inputs = launch_inputs(registered, WORKFLOW)
-    inputs["dataset"] = file_input(registered.workflows[WORKFLOW].template.interface.inputs.variables["dataset"],
-                                   dataset)  # fmt: skip
-    outputs = pods.run_workflow(
-        registered, WORKFLOW, inputs, work, pods.docker_launch(work, MOUNT, store=object_store)
-    ).outputs
-
-    assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET)
-    model = outputs["model"].scalar.blob.uri
-    assert model.startswith(f"s3://{object_store.bucket}/pods/{work.name}/")
-    store.get(model, str(work / "model-from-the-store.json"))
-    saved = load_model(work / "model-from-the-store.json")
-    assert saved.training_data_sha256 == hashlib.sha256(REAL_DATASET.read_bytes()).hexdigest()
-    assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
 
 
 def test_each_task_pod_loads_only_the_heavy_libraries_its_task_uses(trained_in_image, tuned_in_image,
