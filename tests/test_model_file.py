@@ -24,6 +24,7 @@ from flyte.model_file import (
     MODEL_FILE_FORMAT,
     PICKLED_MODEL_FILE_FORMAT,
     IncompatibleModelError,
+    convert_trusted_pickle,
     load_model,
     main,
     save_model,
@@ -158,6 +159,45 @@ def test_a_file_with_the_format_tag_but_not_the_contents_is_refused_naming_it(tm
     path.write_text(json.dumps(content))
     with pytest.raises(IncompatibleModelError, match=rf"^{path}: .*provenance.seed is missing or of the wrong type"):
         load_model(path)
+
+
+def test_a_json_document_of_another_format_or_a_damaged_booster_is_refused_naming_it(tmp_path, training):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"format": "f" * 200}))
+    with pytest.raises(IncompatibleModelError) as refused:
+        load_model(path)
+    shown = "'" + "f" * 76 + "..."  # the format as given, cut to 80 characters: the message stays readable
+    assert str(refused.value) == (
+        f"{path}: not a model file of format {MODEL_FILE_FORMAT} (its format is {shown}); retrain it with the "
+        "diabetes_xgboost_model workflow"
+    )
+    save_model(train_model(training, SETTINGS, seed=1), "0" * 64, path, provenance())
+    content = json.loads(path.read_text())
+    content["booster_ubj_base64"] = "not base64!"
+    path.write_text(json.dumps(content))
+    with pytest.raises(IncompatibleModelError, match=rf"^{path}: its booster is not valid base64; retrain it"):
+        load_model(path)
+
+
+def test_converting_refuses_a_missing_file_or_a_pickle_of_something_else(tmp_path, training, capsys):
+    new = tmp_path / "model.json"
+    with pytest.raises(SystemExit) as exited:
+        main(["convert-trusted-pickle", str(tmp_path / "missing.joblib.dat"), str(new)])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'missing.joblib.dat'}: no such file\n"
+    other = tmp_path / "other.joblib.dat"
+    joblib.dump({"format": "something else"}, other)
+    with pytest.raises(SystemExit) as exited:
+        main(["convert-trusted-pickle", str(other), str(new)])
+    assert exited.value.code == 2
+    refusal = f"error: {other}: not a model file of the old format {PICKLED_MODEL_FILE_FORMAT}\n"
+    assert capsys.readouterr().err == refusal
+    reordered = old_format_file(tmp_path / "reordered.joblib.dat", train_model(training, SETTINGS, seed=1),
+                                {"features": list(reversed(FEATURES))})  # fmt: skip
+    with pytest.raises(IncompatibleModelError) as refused:
+        convert_trusted_pickle(reordered, new)
+    assert str(refused.value) == f"{reordered}: trained on the features {', '.join(reversed(FEATURES))}, not these"
+    assert not new.exists()
 
 
 @pytest.mark.parametrize("suffix", [".json", ".ubj"])
