@@ -16,8 +16,9 @@ import hashlib
 import json
 import sys
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,12 +66,19 @@ class Provenance:
 class SavedModel:
     """A classifier together with the facts needed to check, later, that it fits the data it is given."""
 
-    classifier: XGBClassifier
+    booster_ubj: bytes = field(repr=False)  # the booster in XGBoost's own UBJSON format
+    source: str  # where the model file was read from, for messages
     features: tuple[str, ...]
     library_versions: dict[str, str]
     training_data_sha256: str
     provenance: Provenance
     sha256: str  # of the model file's bytes: its identity in the model registry
+
+    @cached_property
+    def classifier(self) -> XGBClassifier:
+        """The booster as an XGBClassifier, made on first use: reading a model's facts (to record or compare it)
+        loads no XGBoost. IncompatibleModelError naming the file if XGBoost cannot read the booster."""
+        return _classifier(self.booster_ubj, self.source)
 
     def card(self, test_rows: int, comparison: ChampionComparison | None = None) -> ModelCard:
         """The model card of this model evaluated on `test_rows` held-out rows."""
@@ -120,8 +128,9 @@ def load_model(
     """Load a model file saved by save_model and check it was trained on `features`, in order (and, if given, that
     its bytes have the SHA-256 `expected_sha256`, as the model registry recorded them).
 
-    Raises IncompatibleModelError naming the file (`source`) and the mismatch; warns if library versions differ.
-    Nothing in the file is executed: it is parsed as JSON, the booster by XGBoost from its own format.
+    Raises IncompatibleModelError naming the file (`source`) and the mismatch (for a booster XGBoost cannot read,
+    at the first use of .classifier); warns if library versions differ. Nothing in the file is executed: it is
+    parsed as JSON, the booster by XGBoost from its own format.
     """
     source = source or str(path)
     try:
@@ -200,7 +209,8 @@ def _parsed(data: bytes, source: str) -> SavedModel:
     except binascii.Error:
         raise IncompatibleModelError(f"{source}: its booster is not valid base64; {_RETRAIN}") from None
     return SavedModel(
-        classifier=_classifier(booster_bytes, source),
+        booster_ubj=booster_bytes,
+        source=source,
         features=tuple(str(name) for name in content["features"]),
         library_versions={str(key): str(value) for key, value in content["library_versions"].items()},
         training_data_sha256=content["training_data_sha256"],

@@ -66,7 +66,9 @@ def _compare(
 
     if champion is None:
         return compared(None, True, "no champion yet: the first model is promoted")
-    if champion.model_sha256 == challenger.sha256:
+    if champion.model_sha256 == challenger.sha256:  # a rerun: the decision that made it champion
+        if champion.comparison:
+            return ChampionComparison(**champion.comparison)
         return compared(score, False, "the challenger is the champion itself (the same model file): nothing to do")
     if list(challenger.features) != list(champion.features):
         return compared(
@@ -104,6 +106,9 @@ def promote_if_better(
     registry.store_model(data)
     while True:
         champion = registry.champion()
+        if champion and champion.model_sha256 == challenger.sha256:
+            promoted = False  # already the champion (a rerun of the run that promoted it)
+            break
         if (champion.model_sha256 if champion else None) != comparison.champion_digest:
             comparison = _compare(champion, registry, challenger, challenger_metrics, score_champion)
         if not comparison.better:
@@ -120,6 +125,7 @@ def promote_if_better(
                 trained_at=challenger.provenance.trained_at,
                 promoted_at=utc_now(),
                 promoted_by=execution_id,
+                comparison=asdict(comparison),
             )
         )
         if promoted:

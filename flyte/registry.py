@@ -76,6 +76,9 @@ class Champion:
     trained_at: str = ""
     promoted_at: str = ""
     promoted_by: str = ""  # the execution that promoted it
+    # The comparison that made it champion (flyte.model_card.ChampionComparison as a dict): a rerun that trains the
+    # same model file shows it again, so that its cached report stays valid.
+    comparison: dict[str, object] = field(default_factory=dict)
 
     def description(self) -> str:
         """Which model, when and how good, in one line for people."""

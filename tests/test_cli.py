@@ -30,6 +30,10 @@ class Run:
     def model(self) -> Path:
         return Path(re.search(r"model=([^,)\s]+)", self.output).group(1))
 
+    @property
+    def report(self) -> Path:
+        return Path(re.search(r"report=([^,)\s]+)", self.output).group(1))
+
 
 def pyflyte_run(home: Path, *args: str, project: Path = REPO_ROOT, env: dict[str, str] | None = None) -> Run:
     env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8", **(env or {})}
@@ -62,7 +66,10 @@ def test_a_dataset_url_trains_as_the_plain_libraries_and_a_rerun_is_a_cache_hit(
     assert cold.accuracy == pytest.approx(plain_accuracy(csv, max_depth=2, n_estimators=5), abs=1e-12)
     hit = pyflyte_run(home, "--dataset", f"{url}/pima.csv", *settings)
     assert hit.returncode == 0, hit.output
-    assert (hit.model, hit.accuracy) == (cold.model, cold.accuracy)  # the same stored outputs: a cache hit
+    # The same stored outputs: cache hits, the report's too (the rerun's champion is its own model: the comparison
+    # the report shows is the one that promoted it).
+    assert (hit.model, hit.accuracy, hit.report) == (cold.model, cold.accuracy, cold.report)
+    assert "promoted=False" in hit.output and "promoted=True" in cold.output
 
 
 @pytest.mark.slow

@@ -33,9 +33,9 @@ TASK_IMPORTS = {
     "split_traintest_dataset": set(),
     "fit": XGBOOST,
     "predict": XGBOOST,
-    "compare_with_champion": XGBOOST,  # loads the new model (and the champion, if there is one) to score them
+    "compare_with_champion": set(),  # XGBoost only to score a champion other than the new model: none in this run
     "score": XGBOOST | {"matplotlib"},  # the model's feature importances and the report's charts
-    "promote": XGBOOST,  # loads the model it records
+    "promote": set(),  # reads the facts of the model it records, not its booster
     "expand_grid": set(),
     "cross_validate_grid_group": XGBOOST,
     "choose_hyperparameters": set(),  # its deck is a table, no chart

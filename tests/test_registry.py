@@ -170,20 +170,40 @@ def test_the_first_model_is_promoted_a_worse_one_not_a_better_one_replaces_it(tm
     promoted, comparison = run_gate(registry, weak, test)
     assert promoted and comparison.champion is None
     assert comparison.reason == "no champion yet: the first model is promoted"
-    promoted, comparison = run_gate(registry, strong, test)
-    assert promoted and comparison.better
-    assert (comparison.champion, comparison.challenger) == (pytest.approx(auc[weak]), pytest.approx(auc[strong]))
+    promoted, promoting = run_gate(registry, strong, test)
+    assert promoted and promoting.better
+    assert (promoting.champion, promoting.challenger) == (pytest.approx(auc[weak]), pytest.approx(auc[strong]))
     promoted, comparison = run_gate(registry, weak, test)
     assert not promoted and comparison.reason.endswith(f"is below the champion's {auc[strong]:.4f}: the champion stays")
-    promoted, comparison = run_gate(registry, strong, test)  # the champion itself, again (a cached run)
-    assert not promoted and comparison.champion == comparison.challenger
+    # The champion itself again (a rerun, its model a cache hit): the comparison that made it champion, so that the
+    # rerun's report, which shows it, is a cache hit too; and no second promotion.
+    promoted, comparison = run_gate(registry, strong, test)
+    assert not promoted and comparison == promoting
     champion = registry.champion()
     assert (champion.number, Path(registry.model_key(champion.model_sha256)).read_bytes()) == (2, strong.read_bytes())
     entries = registry.entries()
     assert [entry.promoted for entry in entries] == [True, True, False, False]
     assert [entry.comparison["champion_digest"] for entry in entries] == [
-        None, entries[0].model_sha256, champion.model_sha256, champion.model_sha256
+        None, entries[0].model_sha256, champion.model_sha256, entries[0].model_sha256
     ]
+
+
+def test_a_champion_recorded_without_its_comparison_is_compared_with_itself(tmp_path, rows):
+    """A champion record written before the records kept the comparison that decided them."""
+    from flyte.model_file import load_model
+
+    train, test = rows
+    registry = ModelRegistry(tmp_path / "registry")
+    path = model_file(tmp_path, train, "first")
+    model = load_model(path)
+    digest = registry.store_model(path.read_bytes())
+    assert digest == model.sha256
+    assert registry.try_promote(Champion(number=1, model_sha256=digest, metric="roc_auc", score=0.8,
+                                         features=list(FEATURES)))  # fmt: skip
+    promoted, comparison = run_gate(registry, path, test)
+    assert not promoted and not comparison.better and comparison.champion == comparison.challenger
+    assert comparison.reason == "the challenger is the champion itself (the same model file): nothing to do"
+    assert registry.champion().number == 1
 
 
 def scores(path: Path, test: pd.DataFrame):
