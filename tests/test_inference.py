@@ -182,6 +182,7 @@ def test_command_line_scores_a_csv(model_file, patients_csv, tmp_path, capsys):
         (one_patient_arguments(glucose="high"), "argument --glucose: invalid int value: 'high'"),
         (["--glucose", "148"], "missing --pregnancies --blood-pressure"),
         (["--csv", "x.csv", "--age", "50"], "give either --csv or the feature options, not both"),
+        ([*one_patient_arguments(), "--output", "out.csv"], "error: --output needs --csv"),
     ],
 )
 def test_command_line_explains_bad_input(model_file, capsys, arguments, message):
