@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import diskcache
+import fsspec
 import numpy as np
 import pandas as pd
 import psutil
@@ -167,6 +168,28 @@ def test_split_shard_writes_the_row_hash_split_as_test_part(tmp_path):
     labels = np.array([row[-1] for row in rows])
     assert split.test_labels == [int(((labels == 0) & held_out).sum()), int(((labels == 1) & held_out).sum())]
     assert (split.name, split.sha256) == ("part-00000.csv", file_sha256(shard))
+
+
+def test_a_shard_in_a_store_is_split_from_a_local_copy_and_an_empty_part_is_not_written(tmp_path):
+    """fsspec's in-memory filesystem stands in for an object store: the shard is downloaded, not opened in place."""
+    rows = synthetic_rows(40, seed=5)
+    data = write_csv(tmp_path / "part-00000.csv", rows).read_bytes()
+    assert not row_hash_split(as_table(rows), 1e-6, 7).any()  # no test row at this ratio
+    store = fsspec.filesystem("memory")
+    base = f"memory://{tmp_path.name}"
+    store.pipe(f"{base}/shards/part-00000.csv", data)
+    try:
+        split = split_shard(f"{base}/shards/part-00000.csv", f"{base}/train/p.parquet", f"{base}/test/p.parquet",
+                            1e-6, 7, {})  # fmt: skip
+        with store.open(f"{base}/train/p.parquet", "rb") as train:
+            training = pq.read_table(train).to_pandas()
+        assert not store.exists(f"{base}/test/p.parquet")
+    finally:
+        store.rm(base, recursive=True)
+    pd.testing.assert_frame_equal(training, pd.DataFrame(rows, columns=list(COLUMNS)), check_dtype=False)
+    labels = [row[-1] for row in rows]
+    assert split.train_labels == [labels.count(0), labels.count(1)] and split.test_labels == [0, 0]
+    assert (split.name, split.sha256) == ("part-00000.csv", hashlib.sha256(data).hexdigest())
 
 
 # The partitioned evaluation

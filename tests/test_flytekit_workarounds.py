@@ -179,3 +179,11 @@ def test_flytekit_reads_a_missing_path_or_a_huge_int_as_it_is_and_the_workaround
     assert str(read) == text, "pyflyte run refuses this value itself now: delete INPUTS_CHECKED_WHILE_READ"
     with pytest.raises(click.BadParameter):
         read_option(run.to_click_option, python_type, text)
+
+
+def test_the_workaround_passes_a_usable_value_through_as_flytekit_reads_it(tmp_path):
+    csv = tmp_path / "data.csv"
+    csv.write_text("1\n")
+    assert read_option(run.to_click_option, int, str(2**63 - 1)) == 2**63 - 1  # the largest int Flyte stores
+    assert read_option(run.to_click_option, int, str(-(2**63))) == -(2**63)
+    assert read_option(run.to_click_option, OPTIONAL_DATASET, str(csv)).path == str(csv)

@@ -13,13 +13,16 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
+from flytekit import FlyteContextManager
+from flytekit.core.data_persistence import FileAccessProvider
 
 from flyte.dataset import file_sha256
 from flyte.errors import UserInputError
 from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.storage import StorageError, check_readable, filesystem
+from flyte.workflows.datatypes import stored_output_path
 from flyte.workflows.storage import storage_options, storage_options_by_protocol
-from tests.conftest import REAL_DATASET, REPO_ROOT, provenance, synthetic_rows, write_csv
+from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, provenance, synthetic_rows, write_csv
 from tests.object_store import ObjectStore
 from tests.reference import plain_accuracy
 
@@ -147,6 +150,27 @@ def test_an_endpoint_that_does_not_answer_is_named(object_store, silent_endpoint
     with pytest.raises(StorageError, match=f"^{uri}: the store at {silent_endpoint} did not answer "
                        r"\(ConnectTimeoutError: "):
         check_readable(uri, options)
+
+
+def test_an_endpoint_that_refuses_the_connection_is_named():
+    """botocore reports a refused connection as its own EndpointConnectionError, not Python's ConnectionError: the
+    same message as a store that does not answer. One attempt: botocore's retries only delay the same error."""
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    options = {"s3": {"key": "key", "secret": "secret", "client_kwargs": {"endpoint_url": endpoint},
+                      "config_kwargs": {"retries": {"max_attempts": 1}}}}  # fmt: skip
+    with pytest.raises(StorageError, match=rf"^s3://bucket/pima.csv: the store at {endpoint} did not answer "
+                       r"\(EndpointConnectionError: .*\); check the endpoint in FLYTE_AWS_ENDPOINT"):
+        check_readable("s3://bucket/pima.csv", options)
+
+
+def test_a_file_output_is_stored_under_a_remote_raw_output_prefix_and_left_to_flytekit_otherwise(tmp_path):
+    """flytekit 1.16 uploads a task's file output under a remote prefix only when given its place."""
+    context = FlyteContextManager.current_context()
+    assert stored_output_path(tmp_path / "model.json") is None  # the local default: flytekit's own choice
+    remote = FileAccessProvider(local_sandbox_dir=str(tmp_path), raw_output_prefix="s3://bucket/raw")
+    with FlyteContextManager.with_context(context.with_file_access(remote)):
+        first, second = (stored_output_path(tmp_path / "model.json") for _ in range(2))
+    assert re.fullmatch(r"s3://bucket/raw/[0-9a-f]{32}/model\.json", first) and first != second
 
 
 def test_local_files_need_no_store(tmp_path: Path):
