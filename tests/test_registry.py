@@ -4,6 +4,7 @@ a champion that only gets better on the challenger's own test rows."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -52,6 +53,20 @@ def test_on_a_cluster_the_registry_is_a_prefix_of_the_blob_store():
 def test_a_new_local_registry_is_private(tmp_path):
     ModelRegistry(tmp_path / "new" / "registry")
     assert stat.S_IMODE((tmp_path / "new" / "registry").stat().st_mode) == 0o700
+
+
+def test_a_registry_in_a_store_keeps_a_model_once_and_hands_out_a_local_copy(tmp_path):
+    """fsspec's in-memory filesystem stands in for an object store."""
+    registry = ModelRegistry(f"memory://{tmp_path.name}/model-registry")
+    data = b'{"a model file": 1}'
+    try:
+        sha256 = registry.store_model(data)
+        assert sha256 == hashlib.sha256(data).hexdigest()
+        assert registry.store_model(data) == sha256  # the same bytes: kept once, not an error
+        local = registry.model_local_path(sha256, tmp_path)
+        assert local == tmp_path / f"{sha256}.json" and local.read_bytes() == data
+    finally:
+        registry.fs.rm(f"/{tmp_path.name}", recursive=True)
 
 
 def test_a_world_writable_registry_folder_is_refused(tmp_path):
