@@ -23,7 +23,7 @@ from flyte.hyperparameters import Hyperparameters
 from flyte.model import train_model
 from flyte.model_file import load_model, save_model
 from flyte.promotion import compare_with_champion, promote_if_better, scorer_on_rows
-from flyte.registry import ModelRegistry
+from flyte.registry import ModelRegistry, RegistryError
 from flyte.schema import COLUMNS, FEATURES
 from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
 from tests.reference import plain_model
@@ -66,6 +66,18 @@ def test_without_a_champion_the_cli_says_how_to_get_one(own_model_registry, caps
     assert capsys.readouterr().err == (
         f"error: no model given and the model registry {own_model_registry} has no champion yet: train one with "
         "`.venv/bin/pyflyte run flyte/workflows/example.py diabetes_xgboost_model`, or give a model file's path\n"
+    )
+
+
+def test_without_a_champion_batch_inference_says_how_to_get_one(own_model_registry, tmp_path):
+    from flyte.workflows.inference import diabetes_xgboost_batch_inference
+
+    patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(2)])
+    with pytest.raises(RegistryError) as refused:  # shown without a traceback (flyte.workflows.user_errors)
+        diabetes_xgboost_batch_inference(patients=FlyteFile(str(patients)))
+    assert str(refused.value).endswith(  # after flytekit's "Error encountered while executing" line
+        f"no --model given and the model registry {own_model_registry} has no champion yet: train one with "
+        "`.venv/bin/pyflyte run flyte/workflows/example.py diabetes_xgboost_model`, or pass --model"
     )
 
 
