@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 PROMOTION_METRIC = "roc_auc"
 
 ScoreChampion = Callable[["XGBClassifier"], Metrics]
+# The challenger's metrics on its test rows, computed when first needed (a rerun of the champion needs none).
+ChallengerMetrics = Callable[[], Metrics]
 
 
 def scorer_on_rows(rows: Callable[[], pd.DataFrame]) -> ScoreChampion:
@@ -44,10 +46,13 @@ def scorer_on_rows(rows: Callable[[], pd.DataFrame]) -> ScoreChampion:
 
 
 def compare_with_champion(
-    registry: ModelRegistry, challenger: SavedModel, challenger_metrics: Metrics, score_champion: ScoreChampion
+    registry: ModelRegistry,
+    challenger: SavedModel,
+    challenger_metrics: ChallengerMetrics,
+    score_champion: ScoreChampion,
 ) -> ChampionComparison:
     """The challenger against the registry's current champion, both by PROMOTION_METRIC on the challenger's test
-    rows (the challenger's own figure is `challenger_metrics`)."""
+    rows (the challenger's own figures from `challenger_metrics`, called only if they are needed)."""
     return _compare(registry.champion(), registry, challenger, challenger_metrics, score_champion)
 
 
@@ -55,10 +60,13 @@ def _compare(
     champion: Champion | None,
     registry: ModelRegistry,
     challenger: SavedModel,
-    challenger_metrics: Metrics,
+    challenger_metrics: ChallengerMetrics,
     score_champion: ScoreChampion,
 ) -> ChampionComparison:
-    score = getattr(challenger_metrics, PROMOTION_METRIC)
+    rerun = champion is not None and champion.model_sha256 == challenger.sha256
+    if rerun and champion.comparison:
+        return ChampionComparison(**champion.comparison)  # the decision that made it champion: nothing to measure
+    score = getattr(challenger_metrics(), PROMOTION_METRIC)
 
     def compared(champion_score: float | None, better: bool, reason: str) -> ChampionComparison:
         digest = champion.model_sha256 if champion else None
@@ -66,9 +74,7 @@ def _compare(
 
     if champion is None:
         return compared(None, True, "no champion yet: the first model is promoted")
-    if champion.model_sha256 == challenger.sha256:  # a rerun: the decision that made it champion
-        if champion.comparison:
-            return ChampionComparison(**champion.comparison)
+    if rerun:  # a champion recorded before the records kept their comparison
         return compared(score, False, "the challenger is the champion itself (the same model file): nothing to do")
     if list(challenger.features) != list(champion.features):
         return compared(
@@ -110,7 +116,7 @@ def promote_if_better(
             promoted = False  # already the champion (a rerun of the run that promoted it)
             break
         if (champion.model_sha256 if champion else None) != comparison.champion_digest:
-            comparison = _compare(champion, registry, challenger, challenger_metrics, score_champion)
+            comparison = _compare(champion, registry, challenger, lambda: challenger_metrics, score_champion)
         if not comparison.better:
             promoted = False
             break

@@ -54,7 +54,7 @@ def champion(own_model_registry, tmp_path) -> tuple[ModelRegistry, Path]:
     saved = save_model(train_model(rows, Hyperparameters(n_estimators=10), seed=5), "0" * 64, path, provenance())
     registry = ModelRegistry(own_model_registry)
     score = scorer_on_rows(lambda: rows)
-    comparison = compare_with_champion(registry, saved, score(saved.classifier), score)
+    comparison = compare_with_champion(registry, saved, lambda: score(saved.classifier), score)
     assert promote_if_better(registry, path, score(saved.classifier), comparison, score, "test")[0]
     return registry, path
 

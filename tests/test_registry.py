@@ -170,7 +170,7 @@ def run_gate(registry: ModelRegistry, path: Path, test: pd.DataFrame) -> tuple[b
     from flyte.model_file import load_model
 
     metrics = metrics_on(path, test)
-    comparison = compare_with_champion(registry, load_model(path), metrics, scorer_on_rows(lambda: test))
+    comparison = compare_with_champion(registry, load_model(path), lambda: metrics, scorer_on_rows(lambda: test))
     return promote_if_better(registry, path, metrics, comparison, scorer_on_rows(lambda: test), "test-run")
 
 

@@ -181,7 +181,9 @@ def compare_on_dask(test: ParquetParts, model: ModelFile, workers: int) -> Champ
         def score_on_workers(classifier) -> Metrics:
             return evaluate_on_workers(client, source_of(test), classifier, storage_options_by_protocol())[0]
 
-        return compare_with_champion(registry, challenger, score_on_workers(challenger.classifier), score_on_workers)
+        return compare_with_champion(
+            registry, challenger, lambda: score_on_workers(challenger.classifier), score_on_workers
+        )
 
 
 # Not cached, and last (promote in example.py); no cluster: a champion that changed meanwhile is scored here.

@@ -100,16 +100,13 @@ def predict(test: LabelledPatients, model: ModelFile) -> Predictions:
 def compare_with_champion(test: LabelledPatients, predictions: Predictions, model: ModelFile) -> ChampionComparison:
     """The new model against the champion (the model in use, from the model registry), both scored on these test
     rows by the promotion metric; no champion yet: the new model is better."""
-    import pyarrow as pa  # not pandas: a rerun, whose champion is the model itself, reads no more than these
-
     from flyte.promotion import compare_with_champion as compare
     from flyte.promotion import scorer_on_rows
 
-    labels = test.open(pa.Table).all().column(LABEL).to_numpy()
-    predicted = predictions.open(pa.Table).all()
-    challenger_metrics, _ = evaluate_with_curves(
-        labels, predicted.column("predicted").to_numpy(), predicted.column("probability").to_numpy()
-    )
+    def challenger_metrics() -> Metrics:  # not read on a rerun, whose champion is this model: no pandas then
+        rows, predicted = read_dataframe(test), read_dataframe(predictions)
+        return evaluate_with_curves(rows[LABEL], predicted["predicted"], predicted["probability"])[0]
+
     challenger = load_model(model.download(), source=source_of(model))
     with user_errors_without_traceback():  # a registry folder that is not the user's own: the message alone
         registry = open_registry()
