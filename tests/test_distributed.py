@@ -29,9 +29,11 @@ from flyte.distributed import (
     dask_client,
     evaluate_on_workers,
     evaluate_part,
+    evaluate_parts_here,
     merge_evaluations,
     metrics_and_curves,
     parquet_parts,
+    parquet_rows,
     read_part,
     split_shards,
 )
@@ -211,6 +213,10 @@ def test_merged_part_evaluations_equal_the_single_node_evaluation(tmp_path):
         test[LABEL], predicted["predicted"], predicted["probability"]
     )
     assert asdict(metrics) == pytest.approx(asdict(expected_metrics), rel=1e-12)
+    # The same folder of parts counted from their footers, and evaluated in this process (no cluster).
+    assert parquet_rows(str(tmp_path), {}) == len(test)
+    assert asdict(evaluate_parts_here(str(tmp_path), classifier, {})) == pytest.approx(asdict(expected_metrics),
+                                                                                       rel=1e-12)  # fmt: skip
     assert metrics.roc_auc == expected_metrics.roc_auc and metrics.accuracy == expected_metrics.accuracy
     for name, values in vars(expected_curves).items():
         np.testing.assert_array_equal(getattr(curves, name), values)

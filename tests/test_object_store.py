@@ -19,7 +19,7 @@ from flytekit.core.data_persistence import FileAccessProvider
 from flyte.dataset import file_sha256
 from flyte.errors import UserInputError
 from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
-from flyte.storage import StorageError, check_readable, filesystem
+from flyte.storage import StorageError, check_readable, filesystem, storage_error
 from flyte.workflows.datatypes import stored_output_path
 from flyte.workflows.storage import storage_options, storage_options_by_protocol
 from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, provenance, synthetic_rows, write_csv
@@ -171,6 +171,20 @@ def test_a_file_output_is_stored_under_a_remote_raw_output_prefix_and_left_to_fl
     with FlyteContextManager.with_context(context.with_file_access(remote)):
         first, second = (stored_output_path(tmp_path / "model.json") for _ in range(2))
     assert re.fullmatch(r"s3://bucket/raw/[0-9a-f]{32}/model\.json", first) and first != second
+
+
+@pytest.mark.parametrize("reason", [ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out")])
+def test_the_sockets_own_refusal_or_timeout_anywhere_in_the_chain_is_a_store_that_did_not_answer(reason):
+    """As a store client without errors of its own (aiohttp's, under gcsfs and adlfs) passes them on."""
+    error = RuntimeError("request failed")
+    error.__cause__ = reason
+    described = storage_error("gs://bucket/pima.csv", error, "https://storage.example")
+    assert str(described) == (
+        "gs://bucket/pima.csv: the store at https://storage.example did not answer (RuntimeError: request failed); "
+        "check the endpoint in FLYTE_AWS_ENDPOINT or the storage section of the Flyte config, and that the store is "
+        "running"
+    )
+    assert storage_error("gs://bucket/pima.csv", RuntimeError("a bug")) is None  # not about the store: kept as is
 
 
 def test_local_files_need_no_store(tmp_path: Path):
