@@ -377,9 +377,9 @@ def distributed_only_table(rows: int, measures: dict[str, Measure], workers: lis
             f"{measure.driver_peak:.0f} MiB | {', '.join(sorted(measure.accuracy))} | "
             f"{statistics.mean(measure.load):.1f} |"
         )
-    lines += ["", f"Worker processes: each of the three Dask tasks starts its own workers (3 x workers when none is "
-              f"restarted). Load: the 1-minute load average sampled every {LOAD_SAMPLE_SECONDS} s during the run, "
-              f"mean ({os.cpu_count()} CPUs)."]
+    lines += ["", "Worker processes: each of the four Dask tasks (split, fit, compare with the champion, evaluate) "
+              "starts its own workers (4 x workers when none is restarted). Load: the 1-minute load average sampled "
+              f"every {LOAD_SAMPLE_SECONDS} s during the run, mean ({os.cpu_count()} CPUs)."]
     return "\n".join(lines)
 
 
