@@ -249,15 +249,18 @@ def work(tmp_path_factory) -> Path:
 def trained_in_image(registered, work, object_store) -> pods.WorkflowRun:
     """diabetes_xgboost_model run in the image as on the sandbox: the dataset, every pod's inputs, outputs and raw
     data in the object store (MinIO there), which the pods reach with the endpoint and keys flytekit reads from
-    FLYTE_AWS_*; the default launch plan's other inputs."""
+    FLYTE_AWS_*; the default launch plan's other inputs. Its model registry is one of its own in the store (the
+    bucket's, where a run would keep it, holds the champions of the session's other runs: the pods would compare)."""
+    from flyte.registry import REGISTRY_ENVIRONMENT_VARIABLE
+
     dataset = object_store.url(f"test-container/{work.name}/pima.csv")
     object_store.filesystem().put(str(REAL_DATASET), dataset)
     inputs = launch_inputs(registered, WORKFLOW)
     variables = registered.workflows[WORKFLOW].template.interface.inputs.variables
     inputs["dataset"] = file_input(variables["dataset"], dataset)
-    return pods.run_workflow(
-        registered, WORKFLOW, inputs, work, pods.docker_launch(work, MOUNT, probe=True, store=object_store)
-    )
+    registry = f"--env={REGISTRY_ENVIRONMENT_VARIABLE}={object_store.url(f'test-container/{work.name}/model-registry')}"
+    launch = pods.docker_launch(work, MOUNT, probe=True, options=[registry], store=object_store)
+    return pods.run_workflow(registered, WORKFLOW, inputs, work, launch)
 
 
 TUNING = "flyte.workflows.tuning.diabetes_xgboost_tuning"
