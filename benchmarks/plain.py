@@ -7,7 +7,7 @@ and seed; it predicts the class and probability of every test row, as the workfl
     python benchmarks/plain.py DATA.csv [--test-split-ratio 0.33] [--seed 7] [--same-work]
 
 With --same-work it also does what the workflow's steps do beyond the model and its accuracy, with the project's
-Flyte-free functions: save the model with the data set's SHA-256 (flyte.dataset.file_sha256,
+Flyte-free functions: save the model with the data set's SHA-256 (flyte.digest.file_sha256,
 flyte.model_file.save_model), compute the evaluation metrics (flyte.evaluation) and render the evaluation report
 (flyte.report) to an HTML file.
 """
@@ -70,7 +70,7 @@ def same_work(dataset, training_rows, seed, model, labels, predicted, probabilit
 
     import pandas as pd
 
-    from flyte.dataset import file_sha256
+    from flyte.digest import file_sha256
     from flyte.evaluation import evaluate_with_curves
     from flyte.hyperparameters import Hyperparameters
     from flyte.model import feature_importances

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import re
 import warnings
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from flyte.digest import file_sha256
 from flyte.errors import UserInputError
 from flyte.schema import COLUMN_TYPES, LABEL, PLAUSIBLE_RANGES, PlausibleRange
 
@@ -46,15 +46,6 @@ class _Problem:
     column: str | None
     problem: str
     expected: str
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_dataset(path: str | Path, source: str | None = None, columns: dict[str, type] = COLUMN_TYPES) -> pd.DataFrame:

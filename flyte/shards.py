@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
-from flyte.dataset import InvalidDatasetError, file_sha256, load_table
+from flyte.dataset import InvalidDatasetError, load_table
+from flyte.digest import file_sha256
 from flyte.schema import COLUMN_TYPES, COLUMNS, LABEL
 from flyte.storage import StorageOptions, filesystem, named_storage_errors, version_facts
 

@@ -23,7 +23,8 @@ from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 from xgboost import XGBClassifier
 
-from flyte.dataset import InvalidDatasetError, file_sha256, load_table
+from flyte.dataset import InvalidDatasetError, load_table
+from flyte.digest import file_sha256
 from flyte.distributed import (
     PartialEvaluation,
     dask_client,

@@ -16,7 +16,7 @@ import pytest
 from flytekit import FlyteContextManager
 from flytekit.core.data_persistence import FileAccessProvider
 
-from flyte.dataset import file_sha256
+from flyte.digest import file_sha256
 from flyte.errors import UserInputError
 from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.storage import StorageError, check_readable, filesystem, storage_error

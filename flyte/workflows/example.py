@@ -13,14 +13,13 @@ from flytekit import Resources, StructuredDataset, current_context, task, workfl
 
 from flyte.arrow_memory import use_releasing_memory_pool
 from flyte.cpus import size_arrow_pools
-from flyte.dataset import file_sha256
+from flyte.digest import file_sha256
 from flyte.evaluation import Metrics, evaluate_with_curves
 from flyte.hyperparameters import Hyperparameters
 from flyte.model_card import ChampionComparison
 from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.report import evaluation_report_html
 from flyte.schema import LABEL
-from flyte.split import load_and_split_table
 from flyte.workflows.caching import PROJECT_CACHE
 from flyte.workflows.datatypes import (
     DEFAULT_SEED,
@@ -59,6 +58,8 @@ class SplitDataset(NamedTuple):
 @task(cache=PROJECT_CACHE, resources=Resources(cpu=("1", "2"), mem=("1Gi", "2Gi")), timeout=timedelta(minutes=10))
 def split_traintest_dataset(dataset: DatasetFile | None, test_split_ratio: float, seed: int) -> SplitDataset:
     """Validate the CSV (the bundled data set if none is given) and shuffle-split it into training and test rows."""
+    from flyte.split import load_and_split_table  # pyarrow's CSV reader: only where a CSV is read, not on a cache hit
+
     use_releasing_memory_pool()  # pyarrow end to end: parse, take rows, write Parquet, the data held about once
     with user_errors_without_traceback():  # a bad file, location or setting: the message alone
         dataset = dataset_or_bundled(dataset)

@@ -14,7 +14,7 @@ from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 
 from flyte.bundled import BUNDLED_DATASET
-from flyte.dataset import file_sha256
+from flyte.digest import file_sha256
 from flyte.errors import UserInputError
 from flyte.storage import StorageError, check_readable
 from flyte.workflows.storage import OBJECT_STORE_PROTOCOLS, storage_options_by_protocol
