@@ -61,7 +61,7 @@ if [[ -z "$version" ]]; then
     || die "cannot read the git HEAD sha for the default version; run inside the git repository or pass -v VERSION"
 fi
 # Everything that goes into the image; a change to any of these that is not committed makes the tag lie.
-image_inputs=(Dockerfile .dockerignore requirements.txt flyte ':(exclude,glob)**/__pycache__/**')
+image_inputs=(Dockerfile .dockerignore requirements.txt requirements-build.txt flyte ':(exclude,glob)**/__pycache__/**')
 if ! $force; then
   changes="$(git status --porcelain -- "${image_inputs[@]}" 2>/dev/null)" \
     || die "cannot check for uncommitted changes outside a git repository; pass -f to build anyway"

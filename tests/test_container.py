@@ -38,6 +38,7 @@ from tests.conftest import REAL_DATASET, REPO_ROOT
 from tests.lock import canonical, locked_versions
 from tests.reference import plain_accuracy, plain_model
 from tests.registration import WORKFLOW, Package, file_input, package, read_package
+from tests.test_deploy_scripts import BUILD_INPUTS
 from tests.test_imports import assert_pods_load_only_what_their_tasks_use
 from tests.test_tuning import sklearn_mean_roc_auc
 
@@ -148,7 +149,7 @@ def test_image_installs_exactly_the_pins_and_no_gpu_libraries(image):
 def test_a_code_change_rebuilds_only_the_code_layer(image, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("Dockerfile", ".dockerignore", "requirements.txt", "docker_build_and_tag.sh"):
+    for name in (*BUILD_INPUTS, "docker_build_and_tag.sh"):
         shutil.copy2(REPO_ROOT / name, project / name)
     shutil.copytree(REPO_ROOT / "flyte", project / "flyte", ignore=shutil.ignore_patterns("__pycache__"))
     with (project / "flyte" / "model.py").open("a") as source:

@@ -17,7 +17,8 @@ from tests.conftest import REPO_ROOT
 
 SCRIPT = "docker_build_and_tag.sh"
 BASH = shutil.which("bash")
-BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt")
+# What the image is built from.
+BUILD_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt", "requirements-build.txt")
 PROJECT_FILES = (*BUILD_INPUTS, SCRIPT, "register.sh", "flyte.config", "flytectl.yaml")
 
 # Every test runs the scripts (bash, git and the stand-ins) in subprocesses.

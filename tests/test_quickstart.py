@@ -73,13 +73,16 @@ def test_the_quick_start_is_an_install_then_a_run():
 
 def test_the_install_installs_the_lock_the_image_and_ci_install():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert "COPY requirements.txt /tmp/requirements.txt" in dockerfile
-    assert re.search(r"pip install [^\n]*--require-hashes -r /tmp/requirements\.txt", dockerfile)
+    instructions = dockerfile.replace("\\\n", " ")  # one line per instruction
+    assert re.search(r"^COPY requirements\.txt .*/tmp/", instructions, re.MULTILINE)
+    assert re.search(r"uv pip install [^\n]*--require-hashes [^\n]*-r /tmp/requirements\.txt", instructions)
     ci = (REPO_ROOT / ".ci/run").read_text()
     assert re.search(r"pip install [^\n]*--require-hashes -r requirements-dev\.txt", ci)
     runtime = locked_versions(REPO_ROOT / "requirements.txt")
     development = locked_versions(REPO_ROOT / "requirements-dev.txt")
     assert {name: development.get(name) for name in runtime} == runtime
+    installer = locked_versions(REPO_ROOT / "requirements-build.txt")  # the image's uv: the one that locks
+    assert {name: development.get(name) for name in installer} == installer == {"uv": installer["uv"]}
 
 
 def test_this_venv_holds_exactly_the_locked_versions():
