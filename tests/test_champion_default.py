@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import joblib
@@ -18,15 +16,13 @@ import pytest
 from flytekit.types.file import FlyteFile
 
 from flyte import cli
-from flyte.bundled import BUNDLED_DATASET
 from flyte.hyperparameters import Hyperparameters
 from flyte.model import train_model
 from flyte.model_file import load_model, save_model
 from flyte.promotion import compare_with_champion, promote_if_better, scorer_on_rows
 from flyte.registry import ModelRegistry, RegistryError
 from flyte.schema import COLUMNS, FEATURES
-from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
-from tests.reference import plain_model
+from tests.conftest import provenance, synthetic_rows, write_csv
 from tests.test_model_file import WritesMarker
 
 PATIENT = {"pregnancies": 6, "glucose": 148, "blood-pressure": 72, "skin-thickness": 35, "insulin": 0, "bmi": 33.6,
@@ -130,37 +126,4 @@ def test_batch_inference_uses_the_champion_when_no_model_is_given(champion, tmp_
     assert f"model: the champion (#1) of the model registry: SHA-256 {registry.champion().model_sha256}" in (
         capsys.readouterr().out
     )
-    assert not marker.exists()
-
-
-@pytest.mark.slow
-def test_in_a_fresh_home_the_default_model_is_the_champion(tmp_path):
-    """The README's sequence in a fresh HOME: train with pyflyte run, then predict and batch-score without naming a
-    model; a pickle planted where the old default looked is never touched."""
-    home, temporary = tmp_path / "home", tmp_path / "tmp"
-    home.mkdir()
-    temporary.mkdir()
-    marker = planted_pickle(temporary)
-    env = {"HOME": str(home), "TMPDIR": str(temporary), "PATH": str(Path(sys.executable).parent), "LANG": "C.UTF-8",
-           "COLUMNS": "1000"}  # fmt: skip
-
-    def run(*command: str) -> subprocess.CompletedProcess:
-        done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done
-
-    pyflyte = str(Path(sys.executable).with_name("pyflyte"))
-    trained = run(pyflyte, "run", "flyte/workflows/example.py", "diabetes_xgboost_model").stdout
-    assert "promoted=True" in trained
-    model = Path(run(sys.executable, "-m", "flyte.cli", "--which-model").stdout.strip())
-    assert model.parent == home / ".local" / "share" / "diabetes-xgboost" / "model-registry" / "models"
-    assert load_model(model).training_data_sha256 == hashlib.sha256(BUNDLED_DATASET.read_bytes()).hexdigest()
-    predicted = run(sys.executable, "-m", "flyte.cli", *PATIENT_OPTIONS)
-    assert f"model: the champion (#1) of the model registry: SHA-256 {model.stem}" in predicted.stderr
-    expected = plain_model(BUNDLED_DATASET).predict_proba(np.array([list(PATIENT.values())]))[0, 1]
-    assert f"probability of diabetes: {expected:.4f}" in predicted.stdout
-    patients = write_csv(tmp_path / "patients.csv", [[6, 148, 72, 35, 0, 33.6, 0.627, 50]])
-    batch = run(pyflyte, "run", "flyte/workflows/inference.py", "diabetes_xgboost_batch_inference",
-                "--patients", str(patients))  # fmt: skip
-    assert f"SHA-256 {model.stem}" in batch.stdout
     assert not marker.exists()

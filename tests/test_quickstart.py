@@ -7,7 +7,8 @@ What this runs and what it does not:
   evaluation report, both files that exist: the model loads, was trained on the copy's bundled data set (its
   recorded SHA-256) and scores what the plain libraries score on it; the report is the evaluation page.
 - docs/batch-inference.md's commands then run as printed in the same clone, on the model that run trained (one
-  run of the quick start for both tests).
+  run of the quick start for both tests): the champion of the user's own registry in that HOME, by default; a
+  pickle planted in TMPDIR, where old versions found the default model, is never loaded.
 - The install command is not run: it needs a package index and minutes. The copy's `.venv` links to the venv
   running this test instead, and the test checks that this venv stands in for the install: the command makes
   `.venv` and installs `requirements.txt` in hash-checking mode, the lock and the mode of the Dockerfile (and of
@@ -33,6 +34,7 @@ from tests.conftest import REPO_ROOT
 from tests.lock import installed_versions, locked_versions
 from tests.offline import without_network
 from tests.reference import plain_accuracy
+from tests.test_champion_default import planted_pickle
 
 README = REPO_ROOT / "README.md"
 # The README marks its quick start with this comment on the line before the fenced block.
@@ -99,6 +101,7 @@ class QuickStart:
     clone: Path
     env: dict[str, str]  # a HOME and TMPDIR of its own (flytekit's run folders: this clone's alone), no network
     output: str  # what the run printed
+    planted: Path  # the file a pickle planted in TMPDIR, where old versions found the default model, writes if loaded
 
     def run(self, command: str) -> subprocess.CompletedProcess:
         """A command in the clone's root, as the docs print it."""
@@ -118,6 +121,7 @@ def quick_start(tmp_path_factory) -> QuickStart:
     (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)  # stands in for the install
     (folder / "home").mkdir()
     (folder / "tmp").mkdir()
+    planted = planted_pickle(folder / "tmp")
     env = {
         "HOME": str(folder / "home"),
         "TMPDIR": str(folder / "tmp"),
@@ -126,10 +130,10 @@ def quick_start(tmp_path_factory) -> QuickStart:
         **without_network(folder / "offline"),
     }
     _, command = quick_start_commands()
-    done = QuickStart(clone, env, "").run(command)
+    done = QuickStart(clone, env, "", planted).run(command)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    return QuickStart(clone, env, output)
+    return QuickStart(clone, env, output, planted)
 
 
 @pytest.mark.slow
@@ -195,6 +199,13 @@ def test_the_batch_inference_page_runs_as_printed_after_the_quick_start_and_leav
         shown = [line for line in (done.stdout + done.stderr).splitlines() if not line.startswith("model: ")]
         assert shown == [line for line in printed if not line.startswith("model: ")], command
     assert (clone / "generated" / "predictions.csv").read_text().splitlines() == printed_csv
+    # The champion they used: the quick start's model, in the user's own registry; the planted pickle never loaded.
+    champion = Path(run(".venv/bin/python -m flyte.cli --which-model").stdout.strip())
+    trained = Path(re.search(r"\bmodel=([^,\s)]+)", quick_start.output).group(1))
+    assert champion.read_bytes() == trained.read_bytes()
+    home = Path(quick_start.env["HOME"])
+    assert champion.parent == home / ".local" / "share" / "diabetes-xgboost" / "model-registry" / "models"
+    assert not quick_start.planted.exists()
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True, text=True
     ).stdout.splitlines()
