@@ -36,7 +36,7 @@ from flyte.tuning import CrossValidationScore
 from tests import pods
 from tests.conftest import REAL_DATASET, REPO_ROOT
 from tests.lock import canonical, locked_versions
-from tests.reference import plain_accuracy, plain_model
+from tests.reference import plain_accuracy, plain_model, plain_split
 from tests.registration import WORKFLOW, Package, file_input, package, read_package
 from tests.test_deploy_scripts import BUILD_INPUTS
 from tests.test_imports import assert_pods_load_only_what_their_tasks_use
@@ -191,10 +191,13 @@ def test_a_task_sizes_its_threads_to_the_containers_cpu_limit(image, cpus):
                       "xgboost_threads": cpus, "cores_seen": os.cpu_count()}
 
 
-def run_workflow(registered: Package, name: str, inputs: dict[str, Literal], work: Path) -> pods.WorkflowRun:
+def run_workflow(
+    registered: Package, name: str, inputs: dict[str, Literal], work: Path, skip: tuple[str, ...] = ()
+) -> pods.WorkflowRun:
     """The workflow run node by node as Flyte's propeller would, each task in its own container (tests/pods.py): its
-    command and args from the package, CPU and memory capped at its limits, the probe reporting what it loaded."""
-    return pods.run_workflow(registered, name, inputs, work, pods.docker_launch(work, MOUNT, probe=True))
+    command and args from the package, CPU and memory capped at its limits, the probe reporting what it loaded; the
+    tasks in `skip`, and those after them, left out."""
+    return pods.run_workflow(registered, name, inputs, work, pods.docker_launch(work, MOUNT, probe=True), skip)
 
 
 def launch_inputs(registered: Package, workflow: str, **files: str) -> dict[str, Literal]:
@@ -271,10 +274,12 @@ TUNING_GRID = HyperparameterGrid(max_depth=[1, 3], learning_rate=[0.3], n_estima
 @pytest.fixture(scope="module")
 def tuned_in_image(registered, work) -> pods.WorkflowRun:
     """diabetes_xgboost_tuning on a grid of two points, three folds (its map task runs two elements), with local
-    folders as the prefixes and no dataset: the split task reads the copy of the bundled CSV the image carries."""
+    folders as the prefixes and no dataset: the split task reads the copy of the bundled CSV the image carries. It
+    stops after the fit on the chosen settings: the evaluation's pods after it are the training run's
+    (trained_in_image)."""
     inputs = launch_inputs(registered, TUNING)
     inputs.update(grid=literal_of(TUNING_GRID, HyperparameterGrid), folds=literal_of(3, int))
-    return run_workflow(registered, TUNING, inputs, work)
+    return run_workflow(registered, TUNING, inputs, work, skip=("predict",))
 
 
 INFERENCE = "flyte.workflows.inference.diabetes_xgboost_batch_inference"
@@ -306,7 +311,7 @@ def test_the_training_workflow_runs_in_the_image_against_an_object_store(trained
     assert outputs["report"].scalar.blob.uri.startswith(f"s3://{object_store.bucket}/")
 
 
-def test_the_tuning_workflow_and_its_map_task_run_in_the_image(tuned_in_image):
+def test_the_tuning_workflow_and_its_map_task_run_in_the_image(tuned_in_image, work):
     outputs, grid = tuned_in_image.outputs, TUNING_GRID
 
     scores = python_value(outputs["cross_validation"], list[CrossValidationScore])
@@ -317,7 +322,12 @@ def test_the_tuning_workflow_and_its_map_task_run_in_the_image(tuned_in_image):
     assert [score.mean_roc_auc for score in scores] == pytest.approx(expected)
     chosen = python_value(outputs["hyperparameters"], Hyperparameters)
     assert chosen == grid.points()[expected.index(max(expected))]
-    assert outputs["accuracy"].scalar.primitive.float_value == plain_accuracy(REAL_DATASET, **vars(chosen))
+    # The chosen settings reached the training pod: its model is the plain libraries' with those settings.
+    model = load_model(on_host(work, outputs["model"]))
+    assert model.provenance.hyperparameters == vars(chosen)
+    _, x_test, _, y_test = plain_split(REAL_DATASET)
+    predicted = model.classifier.predict(x_test.set_axis(list(FEATURES), axis=1))
+    assert (predicted == y_test.to_numpy()).mean() == plain_accuracy(REAL_DATASET, **vars(chosen))
 
 
 def test_batch_inference_runs_in_the_image_with_the_trained_model(classified_in_image, work):
