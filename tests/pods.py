@@ -232,13 +232,13 @@ def docker_launch(
     options = list(options) + (["--network=host"] if store else [])
 
     def launch(pod: Pod) -> None:
-        mounted = inside = mount / pod.folder.relative_to(work)
+        mounted = mount / pod.folder.relative_to(work)
         resources = pod.container.resources
         limits = {entry.name: entry.value for entry in resources.limits}
         variables = {**{pair.key: pair.value for pair in pod.container.env}, **pod.environment}
+        prefix = store.url(f"pods/{work.name}/{pod.folder.relative_to(work)}") if store else mounted  # its I/O
         if store:
-            inside = store.url(f"pods/{work.name}/{pod.folder.relative_to(work)}")
-            store.filesystem().put(str(pod.folder / "inputs.pb"), f"{inside}/inputs.pb")
+            store.filesystem().put(str(pod.folder / "inputs.pb"), f"{prefix}/inputs.pb")
             variables.update(store.environment())
         volumes = [f"--volume={work}:{mount}"]
         if probe:  # its report in the pod's folder on the mount, with a store too
@@ -247,11 +247,11 @@ def docker_launch(
         command = [
             "docker", "run", "--rm", *options, *volumes, *(f"--env={key}={value}" for key, value in variables.items()),
             f"--cpus={docker_cpus(limits[resources.CPU])}", f"--memory={docker_quantity(limits[resources.MEMORY])}",
-            pod.container.image, *pod.command(inside),
+            pod.container.image, *pod.command(prefix),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        if store and store.filesystem().exists(f"{inside}/outputs"):
-            store.filesystem().get(f"{inside}/outputs/", str(pod.folder / "outputs"), recursive=True)
+        if store and store.filesystem().exists(f"{prefix}/outputs"):
+            store.filesystem().get(f"{prefix}/outputs/", str(pod.folder / "outputs"), recursive=True)
         written = [pod.folder / "outputs" / name for name in ("outputs.pb", "futures.pb")]
         logs = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         assert done.returncode == 0 and any(path.is_file() for path in written), (

@@ -103,6 +103,11 @@ class QuickStart:
     output: str  # what the run printed
     planted: Path  # the file a pickle planted in TMPDIR, where old versions found the default model, writes if loaded
 
+    @property
+    def model(self) -> Path:
+        """The model file the run printed."""
+        return Path(re.search(r"\bmodel=([^,\s)]+)", self.output).group(1))
+
     def run(self, command: str) -> subprocess.CompletedProcess:
         """A command in the clone's root, as the docs print it."""
         return subprocess.run(
@@ -138,8 +143,7 @@ def quick_start(tmp_path_factory) -> QuickStart:
 
 @pytest.mark.slow
 def test_the_quick_start_trains_a_model_and_writes_its_report_offline_in_a_fresh_copy(quick_start):
-    clone, output = quick_start.clone, quick_start.output
-    model = Path(re.search(r"\bmodel=([^,\s)]+)", output).group(1))
+    clone, output, model = quick_start.clone, quick_start.output, quick_start.model
     dataset = clone / BUNDLED_DATASET
     saved = load_model(model)
     assert saved.features == FEATURES
@@ -200,9 +204,10 @@ def test_the_batch_inference_page_runs_as_printed_after_the_quick_start_and_leav
         assert shown == [line for line in printed if not line.startswith("model: ")], command
     assert (clone / "generated" / "predictions.csv").read_text().splitlines() == printed_csv
     # The champion they used: the quick start's model, in the user's own registry; the planted pickle never loaded.
-    champion = Path(run(".venv/bin/python -m flyte.cli --which-model").stdout.strip())
-    trained = Path(re.search(r"\bmodel=([^,\s)]+)", quick_start.output).group(1))
-    assert champion.read_bytes() == trained.read_bytes()
+    which = run(".venv/bin/python -m flyte.cli --which-model")
+    assert which.returncode == 0, which.stderr
+    champion = Path(which.stdout.strip())
+    assert champion.read_bytes() == quick_start.model.read_bytes()
     home = Path(quick_start.env["HOME"])
     assert champion.parent == home / ".local" / "share" / "diabetes-xgboost" / "model-registry" / "models"
     assert not quick_start.planted.exists()
