@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -24,9 +25,32 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATASET = BUNDLED_DATASET
 
 
+TEST_HOME = pytest.StashKey[str]()
+
+
 def pytest_configure(config):
     """Point HOME at a fresh folder before flytekit is imported: its local cache lives in ~/.flyte."""
-    os.environ["HOME"] = tempfile.mkdtemp(prefix="diabetes-tests-home-")
+    config.stash[TEST_HOME] = os.environ["HOME"] = tempfile.mkdtemp(prefix="diabetes-tests-home-")
+
+
+def pytest_unconfigure(config):
+    """Remove the session's HOME (each pytest-xdist worker has one of its own)."""
+    shutil.rmtree(config.stash[TEST_HOME], ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """How pytest-xdist (`-n 2`, pyproject.toml) shares the tests between its workers: a module's tests on one worker,
+    so that its module fixtures run once, and the modules of the image (test_container*.py) on one worker together,
+    so that the session's image is built once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "the image's modules" if Path(module).name.startswith("test_container") else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

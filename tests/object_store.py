@@ -105,7 +105,8 @@ def running_object_store(folder: Path, bucket: str = "bucket") -> Iterator[Objec
     ports = free_ports(4)
     s3_port, master_port, volume_port, filer_port = ports
     command = [
-        weed_binary(), "server", "-ip=127.0.0.1", f"-dir={data}",
+        weed_binary(), "-logtostderr",  # into weed.log below, not log files of its own in /tmp
+        "server", "-ip=127.0.0.1", f"-dir={data}",
         "-master.telemetry=false", f"-master.port={master_port}", "-master.volumeSizeLimitMB=64",
         f"-volume.port={volume_port}", "-volume.max=100", "-volume.preStopSeconds=0",
         f"-filer.port={filer_port}", f"-filer.localSocket={folder}/filer.sock",

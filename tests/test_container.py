@@ -364,4 +364,4 @@ def test_without_the_base_image_the_image_tests_skip_in_one_line_or_fail_in_ci(t
         assert re.search(r"\d+ errors?", summary) and "passed" not in summary and "skipped" not in summary, summary
     else:
         skipped = re.findall(r"^SKIPPED .*", done.stdout, re.M)
-        assert len(skipped) == 1 and re.match(rf"SKIPPED \[2\] tests/test_container\.py:\d+: {reason}", skipped[0])
+        assert len(skipped) == 1 and re.match(rf"SKIPPED \[\d\] tests/test_container\.py:\d+: {reason}", skipped[0])
