@@ -7,6 +7,7 @@ import http.server
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import weakref
@@ -135,6 +136,15 @@ def synthetic_rows(count: int, seed: int = 0) -> list[list]:
 
     column_draws = [draws.get(name) or plausible(name) for name in COLUMN_TYPES]
     return [[draw(row) for draw in column_draws] for row in range(count)]
+
+
+def own_environment(home: Path, **variables: str) -> dict[str, str]:
+    """The whole environment of a subprocess a test starts: `home` (made here) as its HOME and its TMPDIR, so that
+    flytekit's cache and its run folders, and Dask's scratch space, stay in the test's folder, not in the user's
+    ~/.flyte or /tmp; this venv's commands on PATH; then `variables`."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {"HOME": str(home), "TMPDIR": str(home), "PATH": str(Path(sys.executable).parent), "LANG": "C.UTF-8",
+            **variables}  # fmt: skip
 
 
 def write_csv(path: Path, rows: list[list], header: str | None = None) -> Path:

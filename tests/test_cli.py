@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flyte.model_file import load_model
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, own_environment
 from tests.reference import plain_accuracy
 
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
@@ -36,7 +36,7 @@ class Run:
 
 
 def pyflyte_run(home: Path, *args: str, project: Path = REPO_ROOT, env: dict[str, str] | None = None) -> Run:
-    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8", **(env or {})}
+    env = own_environment(home, COLUMNS="1000", **(env or {}))
     command = [str(PYFLYTE), "run", "flyte/workflows/example.py", "diabetes_xgboost_model", *args]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
     return Run(done.returncode, done.stdout + done.stderr)

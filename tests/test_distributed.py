@@ -43,7 +43,7 @@ from flyte.model import classify
 from flyte.model_file import MODEL_FILE_FORMAT, load_model
 from flyte.schema import COLUMN_TYPES, COLUMNS, FEATURES, LABEL
 from flyte.shards import dataset_sha256, find_shards, row_hash_split, split_shard
-from tests.conftest import synthetic_rows, write_csv
+from tests.conftest import own_environment, synthetic_rows, write_csv
 
 
 def write_shards(folder: Path, rows: list[list], shards: int) -> Path:
@@ -362,9 +362,8 @@ def distributed_run(tmp_path_factory, object_store) -> DistributedRun:
     object_store.filesystem().put(f"{shards}/", dataset, recursive=True)
     registry = folder / "model-registry"
     pyflyte, marker = Path(sys.executable).with_name("pyflyte"), uuid.uuid4().hex
-    env = {"HOME": str(folder / "home"), "PATH": str(pyflyte.parent), "COLUMNS": "1000", "LANG": "C.UTF-8",
-           "DIABETES_TEST_MARKER": marker, REGISTRY_ENVIRONMENT_VARIABLE: str(registry),
-           **object_store.environment()}  # fmt: skip
+    env = own_environment(folder / "home", COLUMNS="1000", DIABETES_TEST_MARKER=marker,
+                          **{REGISTRY_ENVIRONMENT_VARIABLE: str(registry)}, **object_store.environment())
     command = [str(pyflyte), "run", "flyte/workflows/distributed.py", "diabetes_xgboost_model_distributed",
                "--dataset", dataset, "--workers", "2"]  # fmt: skip
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -526,7 +525,7 @@ def test_on_a_scheduler_and_workers_of_their_own_that_cannot_import_the_project(
     rows = synthetic_rows(900, seed=12)
     folder = write_shards(tmp_path / "shards", rows, 3)
     dask_command = str(Path(sys.executable).with_name("dask"))
-    env = {"HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent), "LANG": "C.UTF-8"}
+    env = own_environment(tmp_path)
     scheduler_file = tmp_path / "scheduler.json"
     processes = [subprocess.Popen([dask_command, "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
                                    "--no-dashboard"], cwd="/", env=env, stderr=subprocess.DEVNULL)]  # fmt: skip

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flyte.schema import COLUMNS
-from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, synthetic_rows, write_csv
+from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, own_environment, synthetic_rows, write_csv
 
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
 SCREEN_LINES = 40
@@ -26,9 +26,7 @@ def pyflyte_run(
 ) -> tuple[int, list[str]]:
     """pyflyte run as a user's terminal shows it (80 columns), with its own HOME; the exit status and the lines.
     unprivileged: as root, without the capabilities that let root read any file (so chmod 000 holds)."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "80", "LANG": "C.UTF-8"}
+    env = own_environment(tmp_path / "home", COLUMNS="80")
     if pythonpath:  # a sitecustomize folder; the project too, which it imports before pyflyte adds it
         env["PYTHONPATH"] = f"{pythonpath}{os.pathsep}{REPO_ROOT}"
     module, name = workflow.split(":")
@@ -217,9 +215,7 @@ def test_a_bug_keeps_its_traceback(tmp_path, module, line, run):
     source = project / "flyte" / module
     assert source.read_text().count(line) == 1
     source.write_text(source.read_text().replace(line, "    1 / 0\n" + line))
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "80", "LANG": "C.UTF-8"}
+    env = own_environment(tmp_path / "home", COLUMNS="80")
     workflow, *args = run
     command = [str(PYFLYTE), "run", f"flyte/workflows/{workflow}", *args]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)

@@ -203,9 +203,9 @@ def test_command_line_stops_quietly_when_its_reader_does(model_file, tmp_path):
     )
     home = tmp_path / "home"
     home.mkdir()
-    done = subprocess.run(
-        ["bash", "-c", command], cwd=REPO_ROOT, env={"HOME": str(home)}, capture_output=True, text=True, timeout=120
-    )
+    environment = {"HOME": str(home), "TMPDIR": str(home)}  # PATH: the default, for bash and head
+    done = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
     assert done.returncode == 0 and errors.read_text() == "", errors.read_text()
     header_and_two_rows = expected_predictions(model_file, patients).head(2).to_csv(index=False)
     assert done.stdout == header_and_two_rows

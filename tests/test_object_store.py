@@ -22,7 +22,15 @@ from flyte.model_file import MODEL_FILE_NAME, load_model, save_model
 from flyte.storage import StorageError, check_readable, filesystem, storage_error
 from flyte.workflows.datatypes import stored_output_path
 from flyte.workflows.storage import storage_options, storage_options_by_protocol
-from tests.conftest import REAL_DATASET, REPO_ROOT, closed_port, provenance, synthetic_rows, write_csv
+from tests.conftest import (
+    REAL_DATASET,
+    REPO_ROOT,
+    closed_port,
+    own_environment,
+    provenance,
+    synthetic_rows,
+    write_csv,
+)
 from tests.object_store import ObjectStore
 from tests.reference import plain_accuracy
 
@@ -212,9 +220,8 @@ class Run:
 
 
 def pyflyte_run(store: ObjectStore, home: Path, workflow: str, *args: str, run_options: tuple = ()) -> Run:
-    home.mkdir(exist_ok=True)
     module = {"diabetes_xgboost_model": "example", "diabetes_xgboost_batch_inference": "inference"}[workflow]
-    env = {"HOME": str(home), "PATH": str(PYFLYTE.parent), "COLUMNS": "1000", "LANG": "C.UTF-8", **store.environment()}
+    env = own_environment(home, COLUMNS="1000", **store.environment())
     command = [str(PYFLYTE), "run", *run_options, f"flyte/workflows/{module}.py", workflow, *args]
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     return Run(done.returncode, done.stdout + done.stderr)

@@ -5,7 +5,6 @@ workflows, batch inference and the command line) train and predict on it, with m
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import pandas as pd
 import pytest
 
 from flyte.schema import FEATURES, LABEL
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, own_environment
 from tests.reference import plain_accuracy, plain_model
 
 EXTRA = "heart_rate"
@@ -87,7 +86,7 @@ def extended(tmp_path_factory) -> dict:
     schema.write_text(add_column(schema.read_text()))
     (root / "data").mkdir()
     script = SCRIPT + "\nprint('FOUND ' + json.dumps(found))\n"
-    env = {"HOME": str(root / "home"), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PYTHONPATH": str(root)}
+    env = own_environment(root / "home", PYTHONPATH=str(root))
     done = subprocess.run([sys.executable, "-c", script, str(root / "data")], cwd=root, env=env,
                           capture_output=True, text=True, timeout=1200)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
