@@ -26,17 +26,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATASET = BUNDLED_DATASET
 
 
-TEST_HOME = pytest.StashKey[str]()
+SESSION_FOLDER = pytest.StashKey[Path]()
 
 
 def pytest_configure(config):
-    """Point HOME at a fresh folder before flytekit is imported: its local cache lives in ~/.flyte."""
-    config.stash[TEST_HOME] = os.environ["HOME"] = tempfile.mkdtemp(prefix="diabetes-tests-home-")
+    """Give the session a folder of its own: its HOME, set before flytekit is imported (flytekit's local cache lives
+    in ~/.flyte), and the TMPDIR of the processes it starts (flytekit's run folders, Dask's scratch space), the
+    pytest-xdist workers included. This process keeps its temporary folder, where pytest keeps the tests' tmp_path."""
+    tempfile.gettempdir()  # fixed for this process before TMPDIR changes
+    folder = Path(tempfile.mkdtemp(prefix="diabetes-tests-"))
+    config.stash[SESSION_FOLDER] = folder
+    for name in ("home", "tmp"):
+        (folder / name).mkdir()
+    os.environ["HOME"], os.environ["TMPDIR"] = str(folder / "home"), str(folder / "tmp")
 
 
 def pytest_unconfigure(config):
-    """Remove the session's HOME (each pytest-xdist worker has one of its own)."""
-    shutil.rmtree(config.stash[TEST_HOME], ignore_errors=True)
+    """Remove the session's folder: nothing the session's processes wrote outside tmp_path is left behind."""
+    shutil.rmtree(config.stash[SESSION_FOLDER], ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from flyte.model_file import (
     save_model,
 )
 from flyte.schema import COLUMNS, FEATURES
-from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, own_environment, provenance, synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=3, n_estimators=20)
 
@@ -226,13 +225,12 @@ def test_a_pickle_given_to_pyflyte_run_never_runs(malicious_model, tmp_path):
     """The batch inference workflow as a user launches it, in its own process and HOME."""
     model, marker = malicious_model
     patients = write_csv(tmp_path / "patients.csv", [row[:-1] for row in synthetic_rows(3)])
-    (tmp_path / "home").mkdir()
     pyflyte = Path(sys.executable).with_name("pyflyte")
     done = subprocess.run(
         [str(pyflyte), "run", "flyte/workflows/inference.py", "diabetes_xgboost_batch_inference",
          "--model", str(model), "--patients", str(patients)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env={"HOME": str(tmp_path / "home"), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "COLUMNS": "1000"},
+        env=own_environment(tmp_path / "home", COLUMNS="1000"),
     )  # fmt: skip
     assert done.returncode != 0
     assert f"{model}: a pickle" in done.stdout + done.stderr
