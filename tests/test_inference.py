@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from flyte.model import train_model
 from flyte.model_file import MODEL_LIBRARIES, IncompatibleModelError, load_model, save_model
 from flyte.schema import FEATURES, LABEL
 from flyte.versions import installed_versions
-from tests.conftest import REPO_ROOT, provenance, synthetic_rows, write_csv
+from tests.conftest import REPO_ROOT, own_environment, provenance, synthetic_rows, write_csv
 
 SETTINGS = Hyperparameters(max_depth=2, n_estimators=10)
 
@@ -201,9 +202,7 @@ def test_command_line_stops_quietly_when_its_reader_does(model_file, tmp_path):
         f"{shlex.quote(sys.executable)} -m flyte.cli {shlex.quote(str(model_file))} --csv {shlex.quote(str(patients))}"
         f" 2>{shlex.quote(str(errors))} | head -3"
     )
-    home = tmp_path / "home"
-    home.mkdir()
-    environment = {"HOME": str(home), "TMPDIR": str(home)}  # PATH: the default, for bash and head
+    environment = own_environment(tmp_path / "home", PATH=os.defpath)  # the system's PATH: bash and head
     done = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == 0 and errors.read_text() == "", errors.read_text()
