@@ -10,13 +10,12 @@ reporting what each loaded); the modules are loaded here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, own_environment
 from tests.pods import Pod
 
 HEAVY = frozenset({"xgboost", "sklearn", "scipy", "matplotlib"})
@@ -64,7 +63,7 @@ def top_level(modules) -> set[str]:
 def test_loading_a_workflow_module_loads_no_heavy_library(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", LOAD_EACH, *WORKFLOW_MODULES], cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)},
+        timeout=300, env=own_environment(tmp_path, PYTHONPATH=str(REPO_ROOT)),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     added = json.loads(done.stdout)
